@@ -1,0 +1,51 @@
+"""The ASGI application: ``create_app()`` is the factory uvicorn calls in each worker."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from govtrust import __version__
+from govtrust.api import landing, problems, protocol, v1
+from govtrust.api.scheduler import Scheduler
+from govtrust.config import load_settings
+from govtrust.services import Context
+from govtrust.services.revocation import OcspService
+
+__all__ = ["create_app"]
+
+
+def create_app(ctx: Context | None = None, *, scheduler: bool = True) -> FastAPI:
+    """Build the app around ``ctx`` (tests pass one), or from GOVTRUST_HOME."""
+    context = ctx or Context.open(load_settings(os.environ))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runner = Scheduler(context) if scheduler else None
+        if runner is not None:
+            runner.start()
+        try:
+            yield
+        finally:
+            if runner is not None:
+                runner.stop()
+            if ctx is None:
+                context.close()
+
+    app = FastAPI(
+        title="govtrust",
+        version=__version__,
+        description="Trust services for digital government. Protocol endpoints are public; "
+        "/api/v1 needs a Bearer API token (roles: admin, operator, auditor).",
+        lifespan=lifespan,
+    )
+    app.state.ctx = context
+    app.state.ocsp = OcspService(context)
+    problems.install(app)
+    app.include_router(protocol.router)
+    app.include_router(v1.router)
+    app.include_router(landing.router)
+    return app

@@ -1,0 +1,155 @@
+"""Public protocol endpoints, answered exactly as their RFCs say, with HTTP caching
+headers so that a reverse proxy or CDN can carry the read load.
+
+- ``GET /ca/{name}.crt`` (DER, RFC 2585 §4.1 ``application/pkix-cert``) and ``.pem``
+- ``GET /crl/{name}.crl`` (DER, RFC 2585 §4.2 ``application/pkix-crl``)
+- ``POST /ocsp`` and ``GET /ocsp/{base64}`` (RFC 6960 Appendix A, RFC 5019 §5–6)
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+from email.utils import format_datetime
+from urllib.parse import unquote
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from fastapi import APIRouter, Request, Response
+
+from govtrust.api.auth import get_context
+from govtrust.errors import NotFound
+from govtrust.services import authorities
+from govtrust.services.revocation import OcspAnswer, OcspService, get_crl
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["Protocol endpoints (public)"])
+
+MAX_OCSP_REQUEST = 16 * 1024
+
+
+def _http_date(t: dt.datetime) -> str:
+    return format_datetime(t.astimezone(dt.UTC), usegmt=True)
+
+
+def _conditional(
+    request: Request, etag: str, body: bytes, media: str, headers: dict[str, str]
+) -> Response:
+    headers = {**headers, "ETag": etag}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=media, headers=headers)
+
+
+def _ca_der(request: Request, name: str) -> bytes:
+    return authorities.get_ca(get_context(request), name).cert_der
+
+
+@router.get("/ca/{name}.crt", response_class=Response, summary="CA certificate (DER)")
+def ca_der(name: str, request: Request) -> Response:
+    der = _ca_der(request, name)
+    etag = '"' + hashlib.sha256(der).hexdigest()[:32] + '"'
+    return _conditional(
+        request, etag, der, "application/pkix-cert", {"Cache-Control": "public, max-age=86400"}
+    )
+
+
+@router.get("/ca/{name}.pem", response_class=Response, summary="CA certificate (PEM)")
+def ca_pem(name: str, request: Request) -> Response:
+    der = _ca_der(request, name)
+    pem = x509.load_der_x509_certificate(der).public_bytes(serialization.Encoding.PEM)
+    etag = '"' + hashlib.sha256(pem).hexdigest()[:32] + '"'
+    return _conditional(
+        request, etag, pem, "application/x-pem-file", {"Cache-Control": "public, max-age=86400"}
+    )
+
+
+@router.get("/crl/{name}.crl", response_class=Response, summary="Current CRL (DER)")
+def crl(name: str, request: Request) -> Response:
+    ctx = get_context(request)
+    info = get_crl(ctx, name)
+    if info is None:
+        raise NotFound("CRL", name)
+    now = ctx.clock.now()
+    # Cache until the CRL is due to be replaced, never past its nextUpdate.
+    refresh_at = min(
+        info.next_update,
+        info.this_update + dt.timedelta(hours=ctx.settings.crl.refresh_hours),
+    )
+    max_age = max(0, int((refresh_at - now).total_seconds()))
+    headers = {
+        "Cache-Control": f"public, max-age={max_age}, no-transform",
+        "Last-Modified": _http_date(info.this_update),
+        "Expires": _http_date(info.next_update),
+    }
+    return _conditional(request, f'"{info.sha256[:32]}"', info.der, "application/pkix-crl", headers)
+
+
+def _service(request: Request) -> OcspService:
+    svc = request.app.state.ocsp
+    assert isinstance(svc, OcspService)
+    return svc
+
+
+def _ocsp_response(answer: OcspAnswer, now: dt.datetime, cache: bool) -> Response:
+    headers: dict[str, str] = {}
+    if cache and answer.next_update is not None and answer.this_update is not None:
+        # RFC 5019 §6.2: max-age no later than nextUpdate; Last-Modified is thisUpdate.
+        max_age = max(0, int((answer.next_update - now).total_seconds()))
+        headers = {
+            "Cache-Control": f"max-age={max_age}, public, no-transform, must-revalidate",
+            "Last-Modified": _http_date(answer.this_update),
+            "Expires": _http_date(answer.next_update),
+            "ETag": '"' + hashlib.sha1(answer.der, usedforsecurity=False).hexdigest() + '"',
+        }
+    else:
+        headers = {"Cache-Control": "no-store"}
+    return Response(answer.der, media_type="application/ocsp-response", headers=headers)
+
+
+@router.post("/ocsp", response_class=Response, summary="OCSP (RFC 6960), POST")
+async def ocsp_post(request: Request) -> Response:
+    body = await request.body()
+    svc = _service(request)
+    if not body or len(body) > MAX_OCSP_REQUEST:
+        return _ocsp_response(OcspAnswer(svc.MALFORMED), svc_now(request), cache=False)
+    answer = await _respond(request, body)
+    return _ocsp_response(answer, svc_now(request), cache=False)
+
+
+@router.get("/ocsp/{encoded:path}", response_class=Response, summary="OCSP (RFC 5019), GET")
+async def ocsp_get(encoded: str, request: Request) -> Response:
+    svc = _service(request)
+    try:
+        # RFC 6960 Appendix A.1: url-encoding of base64 encoding of the DER request.
+        text = unquote(encoded)
+        der = base64.b64decode(text + "=" * (-len(text) % 4), altchars=None, validate=True)
+    except (binascii.Error, ValueError):
+        try:
+            der = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        except (binascii.Error, ValueError):
+            return _ocsp_response(OcspAnswer(svc.MALFORMED), svc_now(request), cache=False)
+    if not der or len(der) > MAX_OCSP_REQUEST:
+        return _ocsp_response(OcspAnswer(svc.MALFORMED), svc_now(request), cache=False)
+    answer = await _respond(request, der)
+    return _ocsp_response(answer, svc_now(request), cache=True)
+
+
+async def _respond(request: Request, der: bytes) -> OcspAnswer:
+    from starlette.concurrency import run_in_threadpool
+
+    svc = _service(request)
+    try:
+        return await run_in_threadpool(svc.respond, der)
+    except Exception:
+        import logging
+
+        logging.getLogger("govtrust.ocsp").exception("OCSP responder failure")
+        return OcspAnswer(svc.INTERNAL_ERROR)
+
+
+def svc_now(request: Request) -> dt.datetime:
+    return get_context(request).clock.now()

@@ -1,0 +1,630 @@
+"""``govtrust``: command-line interface.
+
+Every command prints one clear line to stderr and exits non-zero on error: 1 for a
+refused or failed action, 2 for a usage error (Click's convention).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from typer.core import TyperGroup
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
+from rich.console import Console
+from rich.table import Table
+
+from govtrust.ca.crl import RevocationReason
+from govtrust.ca.names import parse_san, parse_subject
+from govtrust.ca.profiles import CertificateRequest
+from govtrust.config import home_from_env, load_settings
+from govtrust.crypto.keys import KeySpec
+from govtrust.errors import Error, InputError
+from govtrust.services import Actor, Context, authorities, certificates, revocation, tokens
+from govtrust.services import audit as audit_svc
+from govtrust.services.setup import init_home
+
+__all__ = ["app", "main"]
+
+class _Group(TyperGroup):
+    """Turns every govtrust error into one line on stderr and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Error as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+
+
+app = typer.Typer(
+    name="govtrust",
+    cls=_Group,
+    help="Trust services for digital government: CA, OCSP, CRL and more.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+ca_app = typer.Typer(help="Certification authorities.", no_args_is_help=True)
+cert_app = typer.Typer(help="Certificates: issue, show, list, revoke, renew.", no_args_is_help=True)
+crl_app = typer.Typer(help="Certificate revocation lists.", no_args_is_help=True)
+ocsp_app = typer.Typer(help="OCSP responders.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens and their roles.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
+profile_app = typer.Typer(help="Certificate profiles.", no_args_is_help=True)
+app.add_typer(ca_app, name="ca")
+app.add_typer(cert_app, name="cert")
+app.add_typer(crl_app, name="crl")
+app.add_typer(ocsp_app, name="ocsp")
+app.add_typer(token_app, name="token")
+app.add_typer(audit_app, name="audit")
+app.add_typer(profile_app, name="profile")
+
+out = Console()
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _actor() -> Actor:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    return Actor(f"cli:{user}", "admin")
+
+
+@contextmanager
+def _context() -> Iterator[Context]:
+    settings = load_settings(os.environ)
+    if not (settings.home / "govtrust.toml").exists():
+        raise Error(f"{settings.home} is not a govtrust data directory: run 'govtrust init'")
+    ctx = Context.open(settings)
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def _write(path: Path, data: bytes) -> None:
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise Error(f"cannot write {path}: {exc.strerror}") from None
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+
+
+# ---- init and serve --------------------------------------------------------------------
+
+
+@app.command()
+def init(
+    demo: Annotated[bool, typer.Option(help="Seed a demonstration country.")] = False,
+    country: Annotated[str, typer.Option(help="ISO 3166 code of the country.")] = "AA",
+    public_url: Annotated[
+        str | None, typer.Option(help="Public base URL named in certificates.")
+    ] = None,
+) -> None:
+    """Create the data directory (GOVTRUST_HOME, default ./govtrust-data)."""
+    home = home_from_env(os.environ)
+    report = init_home(home, dict(os.environ), demo=demo, country=country, base_url=public_url)
+    out.print(f"Initialised [bold]{home}[/bold]")
+    if report.cas:
+        out.print(f"CAs: {', '.join(report.cas)}; sample certificates: {len(report.certificates)}")
+    if report.admin_token_file:
+        out.print(f"Admin API token saved in {report.admin_token_file} (mode 0600).")
+    else:
+        # Shown once, on the operator's own terminal, never logged or stored in clear.
+        out.print("Admin API token (shown once, store it safely):")
+        sys.stdout.write(report.admin_token + "\n")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+) -> None:
+    """Serve the REST API, the protocol endpoints and the landing page."""
+    import uvicorn
+
+    settings = load_settings(os.environ)
+    if not (settings.home / "govtrust.toml").exists():
+        raise Error(f"{settings.home} is not a govtrust data directory: run 'govtrust init'")
+    os.environ["GOVTRUST_HOME"] = str(settings.home)
+    uvicorn.run(
+        "govtrust.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=False,
+        server_header=False,
+    )
+
+
+# ---- CAs -------------------------------------------------------------------------------
+
+KeyOpt = Annotated[str, typer.Option("--key", help="ec-p256|ec-p384|rsa-3072|rsa-4096|ed25519")]
+BackendOpt = Annotated[str, typer.Option("--backend", help="software|pkcs11")]
+
+
+def _ca_table(cas: list[authorities.CAInfo]) -> Table:
+    table = Table("name", "subject", "parent", "key", "backend", "not after", "CRL #")
+    for ca in cas:
+        table.add_row(
+            ca.name,
+            ca.subject,
+            ca.parent or "-",
+            ca.key_spec,
+            ca.backend,
+            ca.not_after.date().isoformat(),
+            str(ca.crl_number),
+        )
+    return table
+
+
+@ca_app.command("create-root")
+def ca_create_root(
+    name: str,
+    subject: Annotated[str, typer.Option(help='RFC 4514, e.g. "CN=AA Root CA,O=Government,C=AA"')],
+    key: KeyOpt = "ec-p384",
+    backend: BackendOpt = "software",
+    validity_days: Annotated[int, typer.Option(help="Validity in days.")] = 7300,
+    json_: JsonOpt = False,
+) -> None:
+    """Create a self-signed root CA."""
+    with _context() as ctx:
+        ca = authorities.create_root(
+            ctx,
+            name,
+            subject,
+            _actor(),
+            key=KeySpec.parse(key),
+            backend=backend,
+            validity_days=validity_days,
+        )
+        _show_ca(ctx, ca, json_)
+
+
+@ca_app.command("create-intermediate")
+def ca_create_intermediate(
+    name: str,
+    parent: Annotated[str, typer.Option(help="Name of the issuing (parent) CA.")],
+    subject: Annotated[str, typer.Option(help="RFC 4514 subject.")],
+    key: KeyOpt = "ec-p256",
+    backend: BackendOpt = "software",
+    validity_days: Annotated[int, typer.Option(help="Validity in days.")] = 3650,
+    path_length: Annotated[int, typer.Option(help="pathLenConstraint (-1: none).")] = 0,
+    json_: JsonOpt = False,
+) -> None:
+    """Create a subordinate CA signed by PARENT."""
+    with _context() as ctx:
+        ca = authorities.create_intermediate(
+            ctx,
+            name,
+            parent,
+            subject,
+            _actor(),
+            key=KeySpec.parse(key),
+            backend=backend,
+            validity_days=validity_days,
+            path_length=None if path_length < 0 else path_length,
+        )
+        _show_ca(ctx, ca, json_)
+
+
+def _show_ca(ctx: Context, ca: authorities.CAInfo, json_: bool) -> None:
+    if json_:
+        _print_json(ca.to_dict(ctx.settings.public_base_url))
+        return
+    data = ca.to_dict(ctx.settings.public_base_url)
+    for key in (
+        "name",
+        "subject",
+        "parent",
+        "key",
+        "backend",
+        "serial",
+        "not_before",
+        "not_after",
+        "sha256",
+        "crl_number",
+        "crl_next_update",
+        "ocsp_signer_serial",
+        "certificate_url",
+        "crl_url",
+        "ocsp_url",
+    ):
+        out.print(f"[bold]{key}[/bold]: {data[key]}")
+
+
+@ca_app.command("list")
+def ca_list(json_: JsonOpt = False) -> None:
+    """List the CAs."""
+    with _context() as ctx:
+        cas = authorities.list_cas(ctx)
+        if json_:
+            _print_json([c.to_dict(ctx.settings.public_base_url) for c in cas])
+        else:
+            out.print(_ca_table(cas))
+
+
+@ca_app.command("show")
+def ca_show(
+    name: str,
+    json_: JsonOpt = False,
+    pem: Annotated[bool, typer.Option("--pem", help="Print the certificate in PEM.")] = False,
+) -> None:
+    """Show one CA."""
+    with _context() as ctx:
+        ca = authorities.get_ca(ctx, name)
+        if pem:
+            sys.stdout.write(ca.pem)
+        else:
+            _show_ca(ctx, ca, json_)
+
+
+# ---- certificates ----------------------------------------------------------------------
+
+
+def _cert_table(certs: list[certificates.CertificateInfo]) -> Table:
+    table = Table("serial", "CA", "profile", "subject", "not after", "status")
+    for c in certs:
+        table.add_row(
+            c.serial, c.ca, c.profile, c.subject, c.not_after.date().isoformat(), c.status
+        )
+    return table
+
+
+def _show_cert(cert: certificates.CertificateInfo, json_: bool) -> None:
+    if json_:
+        _print_json(cert.to_dict())
+        return
+    for key, value in cert.to_dict(with_pem=False).items():
+        if value not in (None, []):
+            out.print(f"[bold]{key}[/bold]: {value}")
+
+
+def _p12_passphrase(path: Path | None) -> bytes:
+    if path is not None:
+        text = _read(path).decode().strip()
+        if not text:
+            raise InputError(f"{path} is empty")
+        return text.encode()
+    env = os.environ.get("GOVTRUST_P12_PASSPHRASE")
+    if env:
+        return env.encode()
+    if sys.stdin.isatty():
+        value: str = typer.prompt(
+            "Passphrase for the PKCS#12 file", hide_input=True, confirmation_prompt=True
+        )
+        return value.encode()
+    raise InputError(
+        "a PKCS#12 passphrase is needed: --p12-passphrase-file or GOVTRUST_P12_PASSPHRASE"
+    )
+
+
+@cert_app.command("issue")
+def cert_issue(
+    ca: Annotated[str, typer.Option(help="Issuing CA.")],
+    profile: Annotated[str, typer.Option(help="Certificate profile.")],
+    csr: Annotated[Path | None, typer.Option(help="PKCS#10 request, PEM or DER.")] = None,
+    subject: Annotated[
+        str | None, typer.Option(help="RFC 4514 subject (with --generate-key).")
+    ] = None,
+    san: Annotated[
+        list[str] | None, typer.Option(help="dns:, ip:, email:, uri: (repeatable).")
+    ] = None,
+    generate_key: Annotated[bool, typer.Option(help="Make the key pair here.")] = False,
+    key: KeyOpt = "ec-p256",
+    p12_out: Annotated[Path | None, typer.Option(help="Write key + chain as PKCS#12.")] = None,
+    p12_passphrase_file: Annotated[
+        Path | None, typer.Option(help="Passphrase for --p12-out.")
+    ] = None,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Write the certificate (PEM).")
+    ] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Issue a certificate from a CSR, or for a key pair generated on this machine."""
+    if (csr is None) == (not generate_key):
+        raise InputError("give either --csr FILE or --subject ... --generate-key --p12-out FILE")
+    private_key = None
+    if csr is not None:
+        if subject or san:
+            raise InputError("--subject and --san come from the CSR; do not combine them")
+        request = certificates.parse_csr(_read(csr))
+    else:
+        if not subject:
+            raise InputError("--generate-key needs --subject")
+        if p12_out is None:
+            raise InputError("--generate-key needs --p12-out FILE to receive the key")
+        passphrase = _p12_passphrase(p12_passphrase_file)
+        # The key is made here, in the CLI's process, and goes only into the
+        # PKCS#12 file: the service sees a public key, as it would from a CSR.
+        private_key = KeySpec.parse(key).generate()
+        request = CertificateRequest(
+            parse_subject(subject),
+            private_key.public_key(),
+            tuple(parse_san(s) for s in san or ()),
+        )
+    with _context() as ctx:
+        cert = certificates.issue(ctx, ca, profile, request, _actor())
+        if private_key is not None and p12_out is not None:
+            from cryptography import x509
+
+            leaf = x509.load_der_x509_certificate(cert.der)
+            chain = _chain(ctx, ca)
+            blob = pkcs12.serialize_key_and_certificates(
+                cert.subject.encode(),
+                private_key,
+                leaf,
+                chain,
+                serialization.BestAvailableEncryption(passphrase),
+            )
+            fd = os.open(p12_out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(blob)
+        if out_file is not None:
+            _write(out_file, cert.pem.encode())
+        _show_cert(cert, json_)
+
+
+def _chain(ctx: Context, ca_name: str) -> list[Any]:
+    from cryptography import x509
+
+    chain = []
+    name: str | None = ca_name
+    while name:
+        info = authorities.get_ca(ctx, name)
+        chain.append(x509.load_der_x509_certificate(info.cert_der))
+        name = info.parent
+    return chain
+
+
+@cert_app.command("show")
+def cert_show(
+    serial: str,
+    json_: JsonOpt = False,
+    pem: Annotated[bool, typer.Option("--pem", help="Print the certificate in PEM.")] = False,
+) -> None:
+    """Show a certificate by serial number (hex, colons allowed)."""
+    with _context() as ctx:
+        cert = certificates.get_certificate(ctx, serial)
+        if pem:
+            sys.stdout.write(cert.pem)
+        else:
+            _show_cert(cert, json_)
+
+
+@cert_app.command("list")
+def cert_list(
+    ca: Annotated[str | None, typer.Option(help="Only this CA.")] = None,
+    profile: Annotated[str | None, typer.Option(help="Only this profile.")] = None,
+    status: Annotated[str | None, typer.Option(help="valid|revoked|expired")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
+    offset: Annotated[int, typer.Option(help="Skip this many.")] = 0,
+    json_: JsonOpt = False,
+) -> None:
+    """List certificates, newest first."""
+    with _context() as ctx:
+        certs = certificates.list_certificates(
+            ctx, ca=ca, profile=profile, status=status, limit=limit, offset=offset
+        )
+        if json_:
+            _print_json([c.to_dict(with_pem=False) for c in certs])
+        else:
+            out.print(_cert_table(certs))
+
+
+def _parse_time(text: str) -> dt.datetime:
+    try:
+        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(f"not an ISO 8601 time: {text!r}") from None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+@cert_app.command("revoke")
+def cert_revoke(
+    serial: str,
+    reason: Annotated[str, typer.Option(help="key-compromise, superseded, ... (RFC 5280)")],
+    invalidity_date: Annotated[str | None, typer.Option(help="ISO 8601 time.")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Revoke a certificate; the CRL and OCSP answers change at once."""
+    parsed_reason = RevocationReason.parse(reason)
+    when = _parse_time(invalidity_date) if invalidity_date else None
+    with _context() as ctx:
+        cert = revocation.revoke(ctx, serial, parsed_reason, _actor(), invalidity_date=when)
+        if json_:
+            _print_json(cert.to_dict(with_pem=False))
+        else:
+            out.print(f"Revoked {cert.serial} ({cert.revocation_reason}) at {cert.revoked_at}")
+
+
+@cert_app.command("renew")
+def cert_renew(
+    serial: str,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Write the new certificate.")
+    ] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Issue a new certificate for the same subject, names, key and profile."""
+    with _context() as ctx:
+        cert = certificates.renew(ctx, serial, _actor())
+        if out_file is not None:
+            _write(out_file, cert.pem.encode())
+        _show_cert(cert, json_)
+
+
+# ---- CRL and OCSP ----------------------------------------------------------------------
+
+
+@crl_app.command("generate")
+def crl_generate(
+    ca: Annotated[str, typer.Option(help="The CA whose CRL to issue.")],
+    out_file: Annotated[Path | None, typer.Option("--out", help="Write the CRL (DER).")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Issue the CA's next CRL now."""
+    with _context() as ctx:
+        crl = revocation.generate_crl(ctx, ca, _actor())
+        if out_file is not None:
+            _write(out_file, crl.der)
+        info = {
+            "ca": crl.ca,
+            "number": crl.number,
+            "entries": crl.entries,
+            "this_update": crl.this_update.isoformat(),
+            "next_update": crl.next_update.isoformat(),
+            "sha256": crl.sha256,
+        }
+        if json_:
+            _print_json(info)
+        else:
+            out.print(
+                f"CRL #{crl.number} for {crl.ca}: {crl.entries} entries, "
+                f"next update {crl.next_update.isoformat()}"
+            )
+
+
+@ocsp_app.command("refresh")
+def ocsp_refresh(json_: JsonOpt = False) -> None:
+    """Pre-sign OCSP responses that are missing or due, renew responder certificates."""
+    with _context() as ctx:
+        report = revocation.refresh_ocsp(ctx, _actor())
+        if json_:
+            _print_json(
+                {
+                    "signed": report.signed,
+                    "responders_renewed": report.responders_renewed,
+                    "crls_regenerated": report.crls_regenerated,
+                }
+            )
+        else:
+            out.print(
+                f"Signed {report.signed} OCSP responses; renewed responders: "
+                f"{', '.join(report.responders_renewed) or 'none'}"
+            )
+
+
+# ---- tokens, audit, profiles ------------------------------------------------------------
+
+
+@token_app.command("create")
+def token_create(
+    name: str,
+    role: Annotated[str, typer.Option(help="admin|operator|auditor")],
+    profile: Annotated[
+        list[str] | None, typer.Option(help="Limit an operator to profiles.")
+    ] = None,
+) -> None:
+    """Create an API token; the secret is printed once."""
+    with _context() as ctx:
+        info, secret = tokens.create_token(ctx, name, role, _actor(), profile)
+        out.print(f"Token {info.name} ({info.role}) created. Secret (shown once):", style="bold")
+        sys.stdout.write(secret + "\n")
+
+
+@token_app.command("list")
+def token_list(json_: JsonOpt = False) -> None:
+    """List API tokens (never their secrets)."""
+    with _context() as ctx:
+        items = tokens.list_tokens(ctx)
+        if json_:
+            _print_json([t.to_dict() for t in items])
+            return
+        table = Table("name", "role", "profiles", "created", "revoked")
+        for t in items:
+            table.add_row(
+                t.name,
+                t.role,
+                ", ".join(t.profiles or ["all"]),
+                t.created_at.isoformat(),
+                t.revoked_at.isoformat() if t.revoked_at else "",
+            )
+        out.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(name: str) -> None:
+    """Revoke an API token."""
+    with _context() as ctx:
+        tokens.revoke_token(ctx, name, _actor())
+        out.print(f"Token {name} revoked.")
+
+
+@audit_app.command("list")
+def audit_list(
+    action: Annotated[str | None, typer.Option(help="Only this action, e.g. cert.issue.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 50,
+    json_: JsonOpt = False,
+) -> None:
+    """Show the newest audit events."""
+    with _context() as ctx:
+        events = audit_svc.list_events(ctx, action=action, limit=limit)
+        if json_:
+            _print_json([{"id": i, **json.loads(e.canonical())} for i, e in events])
+            return
+        table = Table("#", "time", "actor", "action", "object", "sha256")
+        for i, e in events:
+            table.add_row(
+                str(i),
+                e.time.isoformat(),
+                e.actor,
+                e.action,
+                f"{e.object_type}:{e.object_id}",
+                e.object_sha256[:16],
+            )
+        out.print(table)
+
+
+@profile_app.command("list")
+def profile_list(json_: JsonOpt = False) -> None:
+    """List certificate profiles and what they allow."""
+    with _context() as ctx:
+        specs = [p.spec.to_dict() for p in ctx.profiles]
+        if json_:
+            _print_json(specs)
+            return
+        table = Table("name", "validity", "keys", "EKU", "SAN types", "description")
+        for s in specs:
+            table.add_row(
+                s["name"],
+                f"{s['validity_days']} d",
+                ", ".join(s["key_algorithms"]),
+                ", ".join(s["extended_key_usage"]),
+                ", ".join(s["san_types"]),
+                s["description"],
+            )
+        out.print(table)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None

@@ -1,0 +1,167 @@
+"""The one exception tree of govtrust.
+
+Inside the engine code raises these; the edges convert them (the CLI prints one line
+and exits non-zero, the API answers RFC 9457 problem+json, protocol endpoints answer in
+their own protocol). Each class carries the data a caller needs, not only a message.
+
+    Error
+    ├── ConfigError                 bad or missing configuration
+    ├── InputError                  malformed input from a user (CSR, serial, subject...)
+    │   ├── MalformedCSR
+    │   └── InvalidSubject
+    ├── NotFound                    a named object does not exist
+    │   ├── UnknownCA
+    │   ├── UnknownProfile
+    │   └── UnknownCertificate
+    ├── Conflict                    the request contradicts the stored state
+    │   ├── AlreadyExists
+    │   └── AlreadyRevoked
+    ├── PolicyViolation             a certificate profile refuses the request
+    ├── KeyError_                   key custody failures (no key material in messages)
+    │   ├── PassphraseMissing
+    │   └── HSMError
+    ├── AuthError                   authentication / authorisation
+    │   ├── Unauthenticated
+    │   └── Forbidden
+    └── ProtocolError               a protocol request cannot be parsed (OCSP, ...)
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AlreadyExists",
+    "AlreadyRevoked",
+    "AuthError",
+    "ConfigError",
+    "Conflict",
+    "Error",
+    "Forbidden",
+    "HSMError",
+    "InputError",
+    "InvalidSubject",
+    "KeyError_",
+    "MalformedCSR",
+    "NotFound",
+    "PassphraseMissing",
+    "PolicyViolation",
+    "ProtocolError",
+    "Unauthenticated",
+    "UnknownCA",
+    "UnknownCertificate",
+    "UnknownProfile",
+]
+
+
+class Error(Exception):
+    """Root of every govtrust error. ``code`` is a stable machine-readable name."""
+
+    code = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(Error):
+    code = "config-error"
+
+
+class InputError(Error):
+    code = "invalid-input"
+
+
+class MalformedCSR(InputError):
+    code = "malformed-csr"
+
+
+class InvalidSubject(InputError):
+    code = "invalid-subject"
+
+
+class NotFound(Error):
+    code = "not-found"
+
+    def __init__(self, kind: str, name: str) -> None:
+        super().__init__(f"unknown {kind}: {name}")
+        self.kind = kind
+        self.name = name
+
+
+class UnknownCA(NotFound):
+    code = "unknown-ca"
+
+    def __init__(self, name: str) -> None:
+        super().__init__("CA", name)
+
+
+class UnknownProfile(NotFound):
+    code = "unknown-profile"
+
+    def __init__(self, name: str) -> None:
+        super().__init__("profile", name)
+
+
+class UnknownCertificate(NotFound):
+    code = "unknown-certificate"
+
+    def __init__(self, serial: str) -> None:
+        super().__init__("certificate serial", serial)
+
+
+class Conflict(Error):
+    code = "conflict"
+
+
+class AlreadyExists(Conflict):
+    code = "already-exists"
+
+
+class AlreadyRevoked(Conflict):
+    code = "already-revoked"
+
+    def __init__(self, serial: str, reason: str) -> None:
+        super().__init__(f"certificate {serial} is already revoked ({reason})")
+        self.serial = serial
+        self.reason = reason
+
+
+class PolicyViolation(Error):
+    """A certificate profile refused a request. ``profile`` and ``rule`` say which."""
+
+    code = "policy-violation"
+
+    def __init__(self, profile: str, rule: str, message: str) -> None:
+        super().__init__(f"profile {profile!r} refuses the request: {message}")
+        self.profile = profile
+        self.rule = rule
+
+
+class KeyError_(Error):
+    code = "key-error"
+
+
+class PassphraseMissing(KeyError_):
+    code = "passphrase-missing"
+
+
+class HSMError(KeyError_):
+    code = "hsm-error"
+
+
+class AuthError(Error):
+    code = "auth-error"
+
+
+class Unauthenticated(AuthError):
+    code = "unauthenticated"
+
+
+class Forbidden(AuthError):
+    code = "forbidden"
+
+
+class ProtocolError(Error):
+    code = "protocol-error"

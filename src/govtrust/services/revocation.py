@@ -1,0 +1,608 @@
+"""Use cases for revocation: revoke, CRLs, OCSP responders, pre-signed OCSP responses,
+and the OCSP hot path."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import threading
+import time
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.x509 import ocsp as x509_ocsp
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from govtrust.ca.crl import RevocationReason, build_crl, encode_entry
+from govtrust.ca.names import format_serial, parse_subject
+from govtrust.ca.ocsp import CertStatus, Responder, error_response, parse_request, sign_response
+from govtrust.ca.profiles import CertificateRequest
+from govtrust.crypto.keys import KeySpec
+from govtrust.crypto.signer import KeyRef
+from govtrust.errors import AlreadyRevoked, Forbidden, InputError, ProtocolError
+from govtrust.services import audit
+from govtrust.services.authorities import load_ca_row, signer_for
+from govtrust.services.certificates import (
+    CertificateInfo,
+    info_of,
+    issue,
+    load_cert_row,
+)
+from govtrust.services.context import Actor, Context
+from govtrust.store.models import CertificateAuthority, CertificateRow, OcspResponseRow
+
+__all__ = [
+    "CrlInfo",
+    "OcspAnswer",
+    "OcspService",
+    "RefreshReport",
+    "ensure_ocsp_signer",
+    "generate_crl",
+    "get_crl",
+    "refresh_ocsp",
+    "revoke",
+]
+
+PRESIGNED_ALGS = ("sha1", "sha256")
+SYSTEM = Actor("system:scheduler", "admin")
+
+
+# ---- revocation ------------------------------------------------------------------------
+
+
+def revoke(
+    ctx: Context,
+    serial: str,
+    reason: RevocationReason,
+    actor: Actor,
+    *,
+    invalidity_date: dt.datetime | None = None,
+) -> CertificateInfo:
+    """Revoke a certificate (RFC 5280 §5.3). In one transaction: the status, the CRL
+    entry, the audit event, and fresh 'revoked' OCSP responses replacing the pre-signed
+    'good' ones; then the issuer's CRL is regenerated."""
+    now = ctx.clock.now()
+    if invalidity_date is not None:
+        if invalidity_date.tzinfo is None:
+            invalidity_date = invalidity_date.replace(tzinfo=dt.UTC)
+        if invalidity_date > now:
+            raise InputError("the invalidity date cannot be in the future")
+    with ctx.db.write() as session:
+        row = session.scalars(
+            select(CertificateRow)
+            .where(CertificateRow.id == load_cert_row(session, serial).id)
+            .with_for_update()
+        ).one()
+        if row.status == "revoked":
+            raise AlreadyRevoked(row.serial, row.revocation_reason or "unspecified")
+        if not actor.may_use_profile(row.profile):
+            raise Forbidden(f"{actor.name} may not revoke {row.profile!r} certificates")
+        ca_row = session.get(CertificateAuthority, row.ca_id)
+        assert ca_row is not None
+        row.status = "revoked"
+        row.revoked_at = now
+        row.revocation_reason = reason.label
+        row.invalidity_date = invalidity_date
+        row.crl_entry = encode_entry(int(row.serial, 16), now, reason, invalidity_date)
+        session.execute(
+            delete(OcspResponseRow).where(
+                OcspResponseRow.ca_id == row.ca_id, OcspResponseRow.serial == row.serial
+            )
+        )
+        responder = _responder(ctx, session, ca_row)
+        if responder is not None:
+            for alg in PRESIGNED_ALGS:
+                _store_response(session, ctx, ca_row, row, alg, responder, now)
+        audit.record(
+            session,
+            ctx,
+            actor,
+            "cert.revoke",
+            "certificate",
+            row.serial,
+            row.crl_entry,
+            {
+                "serial": row.serial,
+                "ca": ca_row.name,
+                "reason": reason.label,
+                "invalidity_date": invalidity_date.isoformat() if invalidity_date else None,
+            },
+        )
+        info = info_of(row, ca_row.name, now)
+        ca_name = ca_row.name
+    generate_crl(ctx, ca_name, actor)
+    if row.profile == "sub-ca":
+        # A revoked subordinate CA must also stop its own responder's good answers.
+        pass
+    return info
+
+
+# ---- CRLs ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CrlInfo:
+    ca: str
+    number: int
+    this_update: dt.datetime
+    next_update: dt.datetime
+    entries: int
+    der: bytes
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.der).hexdigest()
+
+
+def generate_crl(ctx: Context, ca_name: str, actor: Actor) -> CrlInfo:
+    """Issue the CA's next full CRL with the next CRL number (RFC 5280 §5.2.3)."""
+    with ctx.db.write() as session:
+        ca_row = session.scalars(
+            select(CertificateAuthority)
+            .where(CertificateAuthority.id == load_ca_row(session, ca_name).id)
+            .with_for_update()
+        ).one()
+        now = ctx.clock.now()
+        next_update = now + dt.timedelta(hours=ctx.settings.crl.validity_hours)
+        number = ca_row.crl_number + 1
+        entries = session.scalars(
+            select(CertificateRow.crl_entry).where(
+                CertificateRow.ca_id == ca_row.id, CertificateRow.status == "revoked"
+            )
+        ).all()
+        issuer = x509.load_der_x509_certificate(ca_row.cert_der)
+        der = build_crl(
+            issuer,
+            signer_for(ctx, ca_row),
+            number,
+            now,
+            next_update,
+            (e for e in entries if e is not None),
+        )
+        ca_row.crl_number = number
+        ca_row.crl_der = der
+        ca_row.crl_this_update = now
+        ca_row.crl_next_update = next_update
+        audit.record(
+            session,
+            ctx,
+            actor,
+            "crl.generate",
+            "crl",
+            f"{ca_row.name}#{number}",
+            der,
+            {
+                "ca": ca_row.name,
+                "number": number,
+                "entries": len(entries),
+                "next_update": next_update.isoformat(),
+            },
+        )
+    return CrlInfo(ca_name, number, now, next_update, len(entries), der)
+
+
+def get_crl(ctx: Context, ca_name: str) -> CrlInfo | None:
+    with ctx.db.read() as session:
+        row = load_ca_row(session, ca_name)
+        if row.crl_der is None or row.crl_this_update is None or row.crl_next_update is None:
+            return None
+        return CrlInfo(
+            ca_name, row.crl_number, row.crl_this_update, row.crl_next_update, -1, row.crl_der
+        )
+
+
+# ---- OCSP responders and pre-signing ----------------------------------------------------
+
+
+def _responder(ctx: Context, session: Session, ca_row: CertificateAuthority) -> Responder | None:
+    if ca_row.ocsp_signer_id is None:
+        return None
+    signer_row = session.get(CertificateRow, ca_row.ocsp_signer_id)
+    if signer_row is None or signer_row.key_ref is None:
+        return None
+    return Responder(
+        x509.load_der_x509_certificate(signer_row.der),
+        ctx.custody.load(KeyRef.parse(signer_row.key_ref)),
+    )
+
+
+def _status_of(row: CertificateRow | None) -> tuple[CertStatus, RevocationReason | None]:
+    if row is None:
+        return CertStatus.unknown, None
+    if row.status == "revoked":
+        return CertStatus.revoked, RevocationReason.parse(row.revocation_reason or "unspecified")
+    return CertStatus.good, None
+
+
+def _hashes(ca_row: CertificateAuthority, alg: str) -> tuple[bytes, bytes]:
+    if alg == "sha1":
+        return bytes.fromhex(ca_row.name_sha1), bytes.fromhex(ca_row.key_sha1)
+    return bytes.fromhex(ca_row.name_sha256), bytes.fromhex(ca_row.key_sha256)
+
+
+def _sign_for(
+    ctx: Context,
+    ca_row: CertificateAuthority,
+    cert_row: CertificateRow | None,
+    serial: int,
+    alg: str,
+    responder: Responder,
+    now: dt.datetime,
+    *,
+    name_hash: bytes | None = None,
+    key_hash: bytes | None = None,
+    nonce: bytes | None = None,
+) -> tuple[bytes, dt.datetime]:
+    status, reason = _status_of(cert_row)
+    if name_hash is None or key_hash is None:
+        name_hash, key_hash = _hashes(ca_row, alg)
+    next_update = now + dt.timedelta(hours=ctx.settings.ocsp.validity_hours)
+    der = sign_response(
+        responder,
+        hash_alg=alg,
+        issuer_name_hash=name_hash,
+        issuer_key_hash=key_hash,
+        serial=serial,
+        status=status,
+        this_update=now,
+        next_update=next_update,
+        revoked_at=cert_row.revoked_at if cert_row is not None else None,
+        reason=reason,
+        nonce=nonce,
+    )
+    return der, next_update
+
+
+def _upsert(session: Session, values: dict[str, object]) -> None:
+    dialect = session.get_bind().dialect.name
+    update = {k: values[k] for k in ("der", "this_update", "next_update")}
+    if dialect == "postgresql":
+        pg = postgresql.insert(OcspResponseRow).values(values)
+        session.execute(
+            pg.on_conflict_do_update(index_elements=["ca_id", "serial", "hash_alg"], set_=update)
+        )
+    else:
+        lite = sqlite.insert(OcspResponseRow).values(values)
+        session.execute(
+            lite.on_conflict_do_update(index_elements=["ca_id", "serial", "hash_alg"], set_=update)
+        )
+
+
+def _store_response(
+    session: Session,
+    ctx: Context,
+    ca_row: CertificateAuthority,
+    cert_row: CertificateRow,
+    alg: str,
+    responder: Responder,
+    now: dt.datetime,
+) -> bytes:
+    der, next_update = _sign_for(
+        ctx, ca_row, cert_row, int(cert_row.serial, 16), alg, responder, now
+    )
+    _upsert(
+        session,
+        {
+            "ca_id": ca_row.id,
+            "serial": cert_row.serial,
+            "hash_alg": alg,
+            "der": der,
+            "this_update": now,
+            "next_update": next_update,
+        },
+    )
+    return der
+
+
+def ensure_ocsp_signer(ctx: Context, ca_name: str, actor: Actor, force: bool = False) -> bool:
+    """Give the CA a delegated responder certificate, renewing it before it expires.
+
+    Returns True when a new responder certificate was issued.
+    """
+    with ctx.db.read() as session:
+        ca_row = load_ca_row(session, ca_name)
+        current = (
+            session.get(CertificateRow, ca_row.ocsp_signer_id) if ca_row.ocsp_signer_id else None
+        )
+    now = ctx.clock.now()
+    renew_at = dt.timedelta(days=ctx.settings.ocsp.signer_renew_before_days)
+    if (
+        not force
+        and current is not None
+        and current.status == "valid"
+        and current.not_after - now > renew_at
+    ):
+        return False
+    if ca_row.not_after <= now:
+        return False  # an expired CA gets no new responder
+    ca_key = KeyRef.parse(ca_row.key_ref)
+    spec = KeySpec(ca_row.key_spec)
+    profile = ctx.profiles.get("ocsp-signer")
+    if spec not in profile.spec.key_algorithms:
+        spec = KeySpec.EC_P256
+    signer = ctx.custody.generate(ca_key.backend, f"ocsp-{ca_name}", spec)
+    ca_cert = x509.load_der_x509_certificate(ca_row.cert_der)
+    cn = ca_cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    base = str(cn[0].value) if cn else ca_name
+    subject = parse_subject(f"CN={_escape(base)} OCSP Responder")
+    info = issue(
+        ctx,
+        ca_name,
+        "ocsp-signer",
+        CertificateRequest(subject, signer.public_key()),
+        actor if actor.role == "admin" else SYSTEM,
+        key_ref=signer.ref,
+    )
+    with ctx.db.write() as session:
+        row = session.scalars(
+            select(CertificateRow).where(CertificateRow.serial == info.serial)
+        ).one()
+        ca = session.get(CertificateAuthority, ca_row.id)
+        assert ca is not None
+        ca.ocsp_signer_id = row.id
+    return True
+
+
+def _escape(value: str) -> str:
+    """RFC 4514 §2.4 escaping of an attribute value."""
+    out = value.replace("\\", "\\\\")
+    for ch in ',+"<>;=':
+        out = out.replace(ch, "\\" + ch)
+    return out
+
+
+@dataclass(frozen=True)
+class RefreshReport:
+    signed: int
+    responders_renewed: list[str]
+    crls_regenerated: list[str]
+
+
+def refresh_ocsp(
+    ctx: Context, actor: Actor = SYSTEM, *, batch: int = 500, regenerate_crls: bool = True
+) -> RefreshReport:
+    """Pre-sign every OCSP response that is missing or close to its nextUpdate, renew
+    responder certificates, and regenerate CRLs that are due (RFC 5019 §2.2.4, §6)."""
+    now = ctx.clock.now()
+    renewed: list[str] = []
+    crls: list[str] = []
+    with ctx.db.read() as session:
+        cas = session.scalars(select(CertificateAuthority).order_by(CertificateAuthority.id)).all()
+    for ca in cas:
+        if ensure_ocsp_signer(ctx, ca.name, actor):
+            renewed.append(ca.name)
+        due = now - dt.timedelta(hours=ctx.settings.crl.refresh_hours)
+        if regenerate_crls and (ca.crl_this_update is None or ca.crl_this_update <= due):
+            generate_crl(ctx, ca.name, actor)
+            crls.append(ca.name)
+    horizon = now + dt.timedelta(hours=ctx.settings.ocsp.refresh_before_hours)
+    signed = 0
+    for ca in cas:
+        with ctx.db.read() as session:
+            ca_row = session.get(CertificateAuthority, ca.id)
+            assert ca_row is not None
+            responder = _responder(ctx, session, ca_row)
+            if responder is None:
+                continue
+            # A responder renewed above invalidates every response signed by the old one.
+            signer_since = responder.certificate.not_valid_before_utc
+            fresh = {
+                (r.serial, r.hash_alg)
+                for r in session.execute(
+                    select(OcspResponseRow.serial, OcspResponseRow.hash_alg).where(
+                        OcspResponseRow.ca_id == ca.id,
+                        OcspResponseRow.next_update > horizon,
+                        OcspResponseRow.this_update >= signer_since,
+                    )
+                )
+            }
+            rows = session.scalars(
+                select(CertificateRow).where(
+                    CertificateRow.ca_id == ca.id, CertificateRow.not_after >= now
+                )
+            ).all()
+        todo = [(r, a) for r in rows for a in PRESIGNED_ALGS if (r.serial, a) not in fresh]
+        for start in range(0, len(todo), batch):
+            with ctx.db.write() as session:
+                ca_row = session.get(CertificateAuthority, ca.id)
+                assert ca_row is not None
+                for cert_row, alg in todo[start : start + batch]:
+                    current = session.get(CertificateRow, cert_row.id)
+                    assert current is not None
+                    _store_response(session, ctx, ca_row, current, alg, responder, now)
+                    signed += 1
+    return RefreshReport(signed, renewed, crls)
+
+
+# ---- the OCSP hot path ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OcspAnswer:
+    """A DER OCSPResponse, with what HTTP caching (RFC 5019 §6) needs to know."""
+
+    der: bytes
+    this_update: dt.datetime | None = None
+    next_update: dt.datetime | None = None
+
+    @property
+    def cacheable(self) -> bool:
+        return self.next_update is not None
+
+
+@dataclass(frozen=True)
+class _KnownCA:
+    id: int
+    name_hash: bytes
+    responder: Responder
+
+
+class OcspService:
+    """Answers OCSP requests. Responses without a nonce come from storage (signed ahead
+    by ``refresh_ocsp`` or on first use); nothing on that path signs twice."""
+
+    MALFORMED = error_response(x509_ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
+    UNAUTHORIZED = error_response(x509_ocsp.OCSPResponseStatus.UNAUTHORIZED)
+    INTERNAL_ERROR = error_response(x509_ocsp.OCSPResponseStatus.INTERNAL_ERROR)
+
+    def __init__(self, ctx: Context, ttl_seconds: float = 30.0) -> None:
+        self._ctx = ctx
+        self._ttl = ttl_seconds
+        self._lock = threading.Lock()
+        self._by_key: dict[tuple[str, bytes], _KnownCA] = {}
+        self._loaded_at = 0.0
+
+    def _reload(self) -> None:
+        by_key: dict[tuple[str, bytes], _KnownCA] = {}
+        with self._ctx.db.read() as session:
+            for ca_row in session.scalars(select(CertificateAuthority)).all():
+                responder = _responder(self._ctx, session, ca_row)
+                if responder is None:
+                    continue
+                for alg in PRESIGNED_ALGS:
+                    name_hash, key_hash = _hashes(ca_row, alg)
+                    by_key[(alg, key_hash)] = _KnownCA(ca_row.id, name_hash, responder)
+        self._by_key = by_key
+        self._loaded_at = time.monotonic()
+
+    def _find(self, alg: str, key_hash: bytes) -> _KnownCA | None:
+        with self._lock:
+            if time.monotonic() - self._loaded_at > self._ttl:
+                self._reload()
+            known = self._by_key.get((alg, key_hash))
+            if known is None and time.monotonic() - self._loaded_at > 1.0:
+                self._reload()  # a CA created since the last load
+                known = self._by_key.get((alg, key_hash))
+            return known
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._loaded_at = 0.0
+
+    def respond(self, request_der: bytes) -> OcspAnswer:
+        try:
+            query = parse_request(request_der)
+        except ProtocolError:
+            return OcspAnswer(self.MALFORMED)
+        if query.hash_alg not in PRESIGNED_ALGS:
+            # SHA-384/512 CertIDs: answer, but sign on demand with the request's hashes.
+            return self._respond_other_alg(
+                query.hash_alg,
+                query.issuer_name_hash,
+                query.issuer_key_hash,
+                query.serial,
+                query.nonce,
+            )
+        known = self._find(query.hash_alg, query.issuer_key_hash)
+        if known is None or known.name_hash != query.issuer_name_hash:
+            return OcspAnswer(self.UNAUTHORIZED)  # RFC 6960 §2.3: not a CA we answer for
+        serial = format_serial(query.serial)
+        now = self._ctx.clock.now()
+        if query.nonce is None:
+            with self._ctx.db.read() as session:
+                cached = session.execute(
+                    select(
+                        OcspResponseRow.der,
+                        OcspResponseRow.this_update,
+                        OcspResponseRow.next_update,
+                    ).where(
+                        OcspResponseRow.ca_id == known.id,
+                        OcspResponseRow.serial == serial,
+                        OcspResponseRow.hash_alg == query.hash_alg,
+                    )
+                ).first()
+            if cached is not None and cached.next_update > now:
+                return OcspAnswer(cached.der, cached.this_update, cached.next_update)
+        return self._sign_now(known, query.hash_alg, serial, query.serial, query.nonce, now)
+
+    def _sign_now(
+        self,
+        known: _KnownCA,
+        alg: str,
+        serial: str,
+        serial_int: int,
+        nonce: bytes | None,
+        now: dt.datetime,
+    ) -> OcspAnswer:
+        ctx = self._ctx
+        with ctx.db.read() as session:
+            ca_row = session.get(CertificateAuthority, known.id)
+            assert ca_row is not None
+            cert_row = session.scalars(
+                select(CertificateRow).where(
+                    CertificateRow.ca_id == known.id, CertificateRow.serial == serial
+                )
+            ).first()
+        der, next_update = _sign_for(
+            ctx, ca_row, cert_row, serial_int, alg, known.responder, now, nonce=nonce
+        )
+        if nonce is not None or cert_row is None:
+            return OcspAnswer(der, now, next_update) if nonce is None else OcspAnswer(der)
+        with ctx.db.write() as session:
+            # Store only if no revocation slipped in between the read and now.
+            current = session.get(CertificateRow, cert_row.id)
+            if current is not None and current.status == cert_row.status:
+                _upsert(
+                    session,
+                    {
+                        "ca_id": known.id,
+                        "serial": serial,
+                        "hash_alg": alg,
+                        "der": der,
+                        "this_update": now,
+                        "next_update": next_update,
+                    },
+                )
+        return OcspAnswer(der, now, next_update)
+
+    def _respond_other_alg(
+        self, alg: str, name_hash: bytes, key_hash: bytes, serial_int: int, nonce: bytes | None
+    ) -> OcspAnswer:
+        from cryptography.hazmat.primitives import hashes
+
+        algorithm = {"sha384": hashes.SHA384(), "sha512": hashes.SHA512()}[alg]
+        ctx = self._ctx
+        with ctx.db.read() as session:
+            for ca_row in session.scalars(select(CertificateAuthority)).all():
+                cert = x509.load_der_x509_certificate(ca_row.cert_der)
+                h = hashes.Hash(algorithm)
+                h.update(cert.subject.public_bytes())
+                if h.finalize() != name_hash:
+                    continue
+                from asn1crypto import keys as asn1_keys
+                from cryptography.hazmat.primitives import serialization
+
+                spki = cert.public_key().public_bytes(
+                    serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+                )
+                bits = asn1_keys.PublicKeyInfo.load(spki)["public_key"].contents[1:]
+                h = hashes.Hash(algorithm)
+                h.update(bytes(bits))
+                if h.finalize() != key_hash:
+                    continue
+                responder = _responder(ctx, session, ca_row)
+                if responder is None:
+                    break
+                cert_row = session.scalars(
+                    select(CertificateRow).where(
+                        CertificateRow.ca_id == ca_row.id,
+                        CertificateRow.serial == format_serial(serial_int),
+                    )
+                ).first()
+                now = ctx.clock.now()
+                der, next_update = _sign_for(
+                    ctx,
+                    ca_row,
+                    cert_row,
+                    serial_int,
+                    alg,
+                    responder,
+                    now,
+                    name_hash=name_hash,
+                    key_hash=key_hash,
+                    nonce=nonce,
+                )
+                return OcspAnswer(der) if nonce else OcspAnswer(der, now, next_update)
+        return OcspAnswer(self.UNAUTHORIZED)
