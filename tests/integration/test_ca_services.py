@@ -18,9 +18,8 @@ from govtrust.errors import (
     UnknownCertificate,
     UnknownProfile,
 )
-from govtrust.services import Actor, Context
+from govtrust.services import Actor, Context, authorities, certificates, revocation
 from govtrust.services import audit as audit_svc
-from govtrust.services import authorities, certificates, revocation
 from govtrust.store import AuditEventRow, CertificateRow
 
 ADMIN = Actor("test:admin", "admin")
@@ -28,14 +27,17 @@ ADMIN = Actor("test:admin", "admin")
 
 def _request(subject: str, *sans: str) -> CertificateRequest:
     key = ec.generate_private_key(ec.SECP256R1())
-    return CertificateRequest(parse_subject(subject), key.public_key(),
-                              tuple(parse_san(s) for s in sans))
+    return CertificateRequest(
+        parse_subject(subject), key.public_key(), tuple(parse_san(s) for s in sans)
+    )
 
 
 def _counts(ctx: Context) -> tuple[int, int]:
     with ctx.db.read() as s:
-        return (s.scalar(select(func.count()).select_from(CertificateRow)) or 0,
-                s.scalar(select(func.count()).select_from(AuditEventRow)) or 0)
+        return (
+            s.scalar(select(func.count()).select_from(CertificateRow)) or 0,
+            s.scalar(select(func.count()).select_from(AuditEventRow)) or 0,
+        )
 
 
 def test_demo_has_three_cas_with_responders_and_crls(ctx: Context) -> None:
@@ -54,7 +56,10 @@ def test_demo_has_three_cas_with_responders_and_crls(ctx: Context) -> None:
 
 def test_issue_tls_server_sets_profile_extensions(ctx: Context) -> None:
     info = certificates.issue(
-        ctx, "tls", "tls-server", _request("CN=www.gov.example.org", "dns:www.gov.example.org"),
+        ctx,
+        "tls",
+        "tls-server",
+        _request("CN=www.gov.example.org", "dns:www.gov.example.org"),
         ADMIN,
     )
     cert = x509.load_der_x509_certificate(info.der)
@@ -65,7 +70,9 @@ def test_issue_tls_server_sets_profile_extensions(ctx: Context) -> None:
     assert (cert.not_valid_after_utc - cert.not_valid_before_utc) <= dt.timedelta(days=200)
     aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
     assert {d.access_location.value for d in aia} == {
-        "https://pki.govtrust.org/ocsp", "https://pki.govtrust.org/ca/tls.crt"}
+        "https://pki.govtrust.org/ocsp",
+        "https://pki.govtrust.org/ca/tls.crt",
+    }
 
 
 @pytest.mark.parametrize(
@@ -83,16 +90,22 @@ def test_profile_refusal_stores_nothing(
 ) -> None:
     before = _counts(ctx)
     with pytest.raises(PolicyViolation) as err:
-        certificates.issue(ctx, "people" if profile != "tls-server" else "tls", profile,
-                           _request(subject, *sans), ADMIN)
+        certificates.issue(
+            ctx,
+            "people" if profile != "tls-server" else "tls",
+            profile,
+            _request(subject, *sans),
+            ADMIN,
+        )
     assert err.value.rule == rule
     assert _counts(ctx) == before
 
 
 def test_forbidden_key_algorithm(ctx: Context) -> None:
     key = ec.generate_private_key(ec.SECP521R1())
-    request = CertificateRequest(parse_subject("CN=x.example.org"), key.public_key(),
-                                 (parse_san("dns:x.example.org"),))
+    request = CertificateRequest(
+        parse_subject("CN=x.example.org"), key.public_key(), (parse_san("dns:x.example.org"),)
+    )
     before = _counts(ctx)
     with pytest.raises(PolicyViolation) as err:
         certificates.issue(ctx, "tls", "tls-server", request, ADMIN)
@@ -111,8 +124,9 @@ def test_operator_limited_to_profiles(ctx: Context) -> None:
     operator = Actor("token:web", "operator", frozenset({"tls-server"}))
     with pytest.raises(Forbidden):
         certificates.issue(ctx, "tls", "device", _request("CN=meter-9"), operator)
-    certificates.issue(ctx, "tls", "tls-server",
-                       _request("CN=a.example.org", "dns:a.example.org"), operator)
+    certificates.issue(
+        ctx, "tls", "tls-server", _request("CN=a.example.org", "dns:a.example.org"), operator
+    )
 
 
 def test_revoke_updates_crl_ocsp_and_audit(ctx: Context) -> None:
@@ -120,8 +134,9 @@ def test_revoke_updates_crl_ocsp_and_audit(ctx: Context) -> None:
     crl_before = revocation.get_crl(ctx, "tls")
     assert crl_before is not None
     invalid = ctx.clock.now() - dt.timedelta(days=1)
-    revoked = revocation.revoke(ctx, info.serial, RevocationReason.key_compromise, ADMIN,
-                                invalidity_date=invalid)
+    revoked = revocation.revoke(
+        ctx, info.serial, RevocationReason.key_compromise, ADMIN, invalidity_date=invalid
+    )
     assert revoked.status == "revoked" and revoked.revocation_reason == "key-compromise"
     crl = revocation.get_crl(ctx, "tls")
     assert crl is not None and crl.number == crl_before.number + 1
@@ -129,8 +144,12 @@ def test_revoke_updates_crl_ocsp_and_audit(ctx: Context) -> None:
     entry = parsed.get_revoked_certificate_by_serial_number(int(info.serial, 16))
     assert entry is not None
     assert entry.extensions.get_extension_for_class(x509.CRLReason).value.reason == (
-        x509.ReasonFlags.key_compromise)
-    assert entry.extensions.get_extension_for_class(x509.InvalidityDate).value.invalidity_date_utc == invalid
+        x509.ReasonFlags.key_compromise
+    )
+    assert (
+        entry.extensions.get_extension_for_class(x509.InvalidityDate).value.invalidity_date_utc
+        == invalid
+    )
     actions = [e.action for _, e in audit_svc.list_events(ctx, limit=5)]
     assert "cert.revoke" in actions and "crl.generate" in actions
     with pytest.raises(AlreadyRevoked):
@@ -142,7 +161,7 @@ def test_revoke_updates_crl_ocsp_and_audit(ctx: Context) -> None:
 def test_serial_lookup_accepts_openssl_forms(ctx: Context) -> None:
     info = certificates.issue(ctx, "tls", "device", _request("CN=meter-8"), ADMIN)
     padded = info.serial if len(info.serial) % 2 == 0 else "0" + info.serial
-    colons = ":".join(padded[i:i + 2] for i in range(0, len(padded), 2)).upper()
+    colons = ":".join(padded[i : i + 2] for i in range(0, len(padded), 2)).upper()
     assert certificates.get_certificate(ctx, colons).serial == info.serial
     assert certificates.get_certificate(ctx, "0x" + info.serial.upper()).serial == info.serial
 
@@ -159,10 +178,13 @@ def test_renew_keeps_key_and_subject(ctx: Context) -> None:
 
 def test_natural_person_audit_has_commitment_not_name(ctx: Context) -> None:
     info = certificates.issue(
-        ctx, "people", "official",
-        _request("CN=Layla Nasser,SN=Nasser,givenName=Layla,C=AA"), ADMIN)
-    events = [e for _, e in audit_svc.list_events(ctx, action="cert.issue", limit=5)
-              if e.object_id == info.serial]
+        ctx, "people", "official", _request("CN=Layla Nasser,SN=Nasser,givenName=Layla,C=AA"), ADMIN
+    )
+    events = [
+        e
+        for _, e in audit_svc.list_events(ctx, action="cert.issue", limit=5)
+        if e.object_id == info.serial
+    ]
     assert len(events) == 1
     record = events[0].canonical().decode()
     assert "Layla" not in record and "Nasser" not in record

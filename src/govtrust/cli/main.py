@@ -7,18 +7,17 @@ refused or failed action, 2 for a usage error (Click's convention).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import getpass
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
-import click
 import typer
-from typer.core import TyperGroup
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 from rich.console import Console
@@ -36,32 +35,43 @@ from govtrust.services.setup import init_home
 
 __all__ = ["app", "main"]
 
-class _Group(TyperGroup):
-    """Turns every govtrust error into one line on stderr and exit status 1."""
+_F = TypeVar("_F", bound=Callable[..., Any])
 
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except Error as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(1) from None
+class _App(typer.Typer):
+    """Every command turns a govtrust error into one line on stderr and exit status 1."""
+
+    def command(self, *args: Any, **kwargs: Any) -> Callable[[_F], _F]:
+        register = super().command(*args, **kwargs)
+
+        def decorator(fn: _F) -> _F:
+            @functools.wraps(fn)
+            def wrapper(*a: Any, **k: Any) -> Any:
+                try:
+                    return fn(*a, **k)
+                except Error as exc:
+                    typer.echo(f"error: {exc}", err=True)
+                    raise typer.Exit(1) from None
+
+            register(wrapper)
+            return fn
+
+        return decorator
 
 
-app = typer.Typer(
+app = _App(
     name="govtrust",
-    cls=_Group,
     help="Trust services for digital government: CA, OCSP, CRL and more.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-ca_app = typer.Typer(help="Certification authorities.", no_args_is_help=True)
-cert_app = typer.Typer(help="Certificates: issue, show, list, revoke, renew.", no_args_is_help=True)
-crl_app = typer.Typer(help="Certificate revocation lists.", no_args_is_help=True)
-ocsp_app = typer.Typer(help="OCSP responders.", no_args_is_help=True)
-token_app = typer.Typer(help="API tokens and their roles.", no_args_is_help=True)
-audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
-profile_app = typer.Typer(help="Certificate profiles.", no_args_is_help=True)
+ca_app = _App(help="Certification authorities.", no_args_is_help=True)
+cert_app = _App(help="Certificates: issue, show, list, revoke, renew.", no_args_is_help=True)
+crl_app = _App(help="Certificate revocation lists.", no_args_is_help=True)
+ocsp_app = _App(help="OCSP responders.", no_args_is_help=True)
+token_app = _App(help="API tokens and their roles.", no_args_is_help=True)
+audit_app = _App(help="The audit trail.", no_args_is_help=True)
+profile_app = _App(help="Certificate profiles.", no_args_is_help=True)
 app.add_typer(ca_app, name="ca")
 app.add_typer(cert_app, name="cert")
 app.add_typer(crl_app, name="crl")
