@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from tests.support.postgres import PostgresServer, start_postgres, stop_postgres
 
 from govtrust.config import load_settings
 from govtrust.services import Context
 from govtrust.services.setup import InitReport, init_home
+from tests.support.postgres import PostgresServer, start_postgres, stop_postgres
 
 PUBLIC_URL = "https://pki.govtrust.org"  # a public suffix, so pkilint sees no internal name
 DATABASES = [

@@ -56,6 +56,7 @@ class Error(Exception):
     """Root of every govtrust error. ``code`` is a stable machine-readable name."""
 
     code = "error"
+    title = "Error"
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -67,22 +68,27 @@ class Error(Exception):
 
 class ConfigError(Error):
     code = "config-error"
+    title = "Configuration error"
 
 
 class InputError(Error):
     code = "invalid-input"
+    title = "Invalid input"
 
 
 class MalformedCSR(InputError):
     code = "malformed-csr"
+    title = "Malformed certificate request"
 
 
 class InvalidSubject(InputError):
     code = "invalid-subject"
+    title = "Invalid subject"
 
 
 class NotFound(Error):
     code = "not-found"
+    title = "Not found"
 
     def __init__(self, kind: str, name: str) -> None:
         super().__init__(f"unknown {kind}: {name}")
@@ -92,6 +98,7 @@ class NotFound(Error):
 
 class UnknownCA(NotFound):
     code = "unknown-ca"
+    title = "Unknown CA"
 
     def __init__(self, name: str) -> None:
         super().__init__("CA", name)
@@ -99,6 +106,7 @@ class UnknownCA(NotFound):
 
 class UnknownProfile(NotFound):
     code = "unknown-profile"
+    title = "Unknown profile"
 
     def __init__(self, name: str) -> None:
         super().__init__("profile", name)
@@ -106,6 +114,7 @@ class UnknownProfile(NotFound):
 
 class UnknownCertificate(NotFound):
     code = "unknown-certificate"
+    title = "Unknown certificate"
 
     def __init__(self, serial: str) -> None:
         super().__init__("certificate serial", serial)
@@ -113,14 +122,17 @@ class UnknownCertificate(NotFound):
 
 class Conflict(Error):
     code = "conflict"
+    title = "Conflict"
 
 
 class AlreadyExists(Conflict):
     code = "already-exists"
+    title = "Already exists"
 
 
 class AlreadyRevoked(Conflict):
     code = "already-revoked"
+    title = "Already revoked"
 
     def __init__(self, serial: str, reason: str) -> None:
         super().__init__(f"certificate {serial} is already revoked ({reason})")
@@ -132,6 +144,7 @@ class PolicyViolation(Error):
     """A certificate profile refused a request. ``profile`` and ``rule`` say which."""
 
     code = "policy-violation"
+    title = "Refused by the certificate profile"
 
     def __init__(self, profile: str, rule: str, message: str) -> None:
         super().__init__(f"profile {profile!r} refuses the request: {message}")
@@ -141,27 +154,34 @@ class PolicyViolation(Error):
 
 class KeyError_(Error):
     code = "key-error"
+    title = "Key custody error"
 
 
 class PassphraseMissing(KeyError_):
     code = "passphrase-missing"
+    title = "Key passphrase missing"
 
 
 class HSMError(KeyError_):
     code = "hsm-error"
+    title = "HSM error"
 
 
 class AuthError(Error):
     code = "auth-error"
+    title = "Authentication error"
 
 
 class Unauthenticated(AuthError):
     code = "unauthenticated"
+    title = "Authentication required"
 
 
 class Forbidden(AuthError):
     code = "forbidden"
+    title = "Forbidden"
 
 
 class ProtocolError(Error):
     code = "protocol-error"
+    title = "Protocol error"

@@ -70,8 +70,8 @@ def test_issue_tls_server_sets_profile_extensions(ctx: Context) -> None:
     assert (cert.not_valid_after_utc - cert.not_valid_before_utc) <= dt.timedelta(days=200)
     aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
     assert {d.access_location.value for d in aia} == {
-        "https://pki.govtrust.org/ocsp",
-        "https://pki.govtrust.org/ca/tls.crt",
+        "http://pki.govtrust.org/ocsp",
+        "http://pki.govtrust.org/ca/tls.crt",
     }
 
 
@@ -199,3 +199,29 @@ def test_list_filters(ctx: Context) -> None:
     assert all(c.status == "valid" for c in certificates.list_certificates(ctx, status="valid"))
     assert all(c.profile == "seal" for c in certificates.list_certificates(ctx, profile="seal"))
     assert len(certificates.list_certificates(ctx, profile="seal")) == 2
+
+
+def test_issuance_presigns_ocsp_so_requests_never_sign(ctx: Context) -> None:
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509 import ocsp
+
+    from govtrust.services.ocsp_store import PRESIGNED_ALGS
+    from govtrust.store import OcspResponseRow
+
+    info = certificates.issue(ctx, "tls", "device", _request("CN=meter-3"), ADMIN)
+    with ctx.db.read() as s:
+        stored = {
+            r.hash_alg: r.der
+            for r in s.scalars(select(OcspResponseRow).where(OcspResponseRow.serial == info.serial))
+        }
+    assert set(stored) == set(PRESIGNED_ALGS)
+    cert = x509.load_der_x509_certificate(info.der)
+    issuer = x509.load_der_x509_certificate(authorities.get_ca(ctx, "tls").cert_der)
+    svc = revocation.OcspService(ctx)
+    for alg, algorithm in (("sha1", hashes.SHA1()), ("sha256", hashes.SHA256())):
+        request = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, algorithm).build()
+        answer = svc.respond(request.public_bytes(serialization.Encoding.DER))
+        assert answer.der == stored[alg]  # served from storage, byte for byte
+        assert (
+            ocsp.load_der_ocsp_response(answer.der).certificate_status == ocsp.OCSPCertStatus.GOOD
+        )

@@ -10,9 +10,9 @@ import sys
 import time
 
 from sqlalchemy import func, select
-from tests.conftest import Demo
 
 from govtrust.store import AuditEventRow, CertificateRow
+from tests.conftest import Demo
 
 PROCESSES = 4
 PER_PROCESS = 15

@@ -12,8 +12,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509 import ocsp
-from tests.conftest import make_env
-from tests.support.softhsm import SoftHSMToken, softhsm_token
 from typer.testing import CliRunner
 
 from govtrust.ca import CertificateRequest, RevocationReason, parse_subject
@@ -23,6 +21,8 @@ from govtrust.crypto.keys import KeySpec
 from govtrust.crypto.pkcs11 import Pkcs11Signer
 from govtrust.services import Actor, Context, authorities, certificates, revocation
 from govtrust.services.setup import init_home
+from tests.conftest import make_env
+from tests.support.softhsm import SoftHSMToken, softhsm_token
 
 pytestmark = [pytest.mark.softhsm, pytest.mark.openssl]
 ADMIN = Actor("test:admin", "admin")

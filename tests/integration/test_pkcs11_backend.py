@@ -439,7 +439,7 @@ def test_hash_choices_and_prehashed(signer_for: Callable[[KeySpec], Pkcs11Signer
     prehashed = ec_key.sign(digest.finalize(), ec.ECDSA(Prehashed(hashes.SHA256())))
     ec_public.verify(prehashed, data, ec.ECDSA(hashes.SHA256()))
     with pytest.raises(UnsupportedAlgorithm):
-        ec_key.sign(data, ec.ECDSA(hashes.SHA1()))  # noqa: S303 - checking that it is refused
+        ec_key.sign(data, ec.ECDSA(hashes.SHA1()))
 
     rsa_signer = signer_for(KeySpec.RSA_3072)
     rsa_key = rsa_signer.as_private_key()

@@ -9,8 +9,10 @@ carries ``required_role`` so that a test can enumerate every route and prove it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from govtrust.errors import Forbidden, Unauthenticated
 from govtrust.services import Actor, Context
@@ -19,6 +21,12 @@ from govtrust.services.tokens import authenticate
 __all__ = ["RANK", "get_context", "requires"]
 
 RANK = {"auditor": 0, "operator": 1, "admin": 2}
+
+
+# Declares the Bearer scheme in OpenAPI (the Authorize button of /docs); the checks
+# themselves are done below so that every failure is a problem+json 401.
+_bearer = HTTPBearer(auto_error=False, description="An API token (govtrust token create)")
+_Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
 def get_context(request: Request) -> Context:
@@ -38,7 +46,7 @@ def _actor(request: Request) -> Actor:
 def requires(role: str) -> Callable[..., Actor]:
     minimum = RANK[role]
 
-    def dependency(request: Request) -> Actor:
+    def dependency(request: Request, _scheme: _Bearer = None) -> Actor:
         actor = _actor(request)
         if RANK.get(actor.role, -1) < minimum:
             raise Forbidden(f"this action needs the {role} role; {actor.name} is {actor.role}")

@@ -54,7 +54,7 @@ async def _govtrust_error(request: Request, exc: Exception) -> JSONResponse:
     if status == 500:
         # Key custody and configuration failures: say what failed, not how (no secrets).
         return problem(500, "Internal error", exc.message, exc.code)
-    title = exc.code.replace("-", " ").capitalize()
+    title = exc.title
     return problem(status, title, exc.message, exc.code, **extra)
 
 
@@ -75,7 +75,16 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(exc.status_code, str(exc.detail), str(exc.detail), "http-error")
 
 
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    # A bug, not a refusal: answer problem+json like every other error, and say nothing
+    # of the exception (its text may carry internal detail). Starlette still logs it.
+    return problem(
+        500, "Internal error", "the server could not complete the request", "internal-error"
+    )
+
+
 def install(app: Any) -> None:
+    app.add_exception_handler(Exception, _unexpected_error)
     app.add_exception_handler(errors.Error, _govtrust_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)

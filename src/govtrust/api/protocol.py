@@ -12,7 +12,9 @@ import base64
 import binascii
 import datetime as dt
 import hashlib
+from collections.abc import Callable
 from email.utils import format_datetime
+from typing import Any, TypeVar
 from urllib.parse import unquote
 
 from cryptography import x509
@@ -26,7 +28,22 @@ from govtrust.services.revocation import OcspAnswer, OcspService, get_crl
 
 __all__ = ["router"]
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
 router = APIRouter(tags=["Protocol endpoints (public)"])
+
+
+def _get(path: str, summary: str) -> Callable[[_F], _F]:
+    """GET, plus HEAD for caches and CDNs that revalidate with it (RFC 9110 §9.3.2)."""
+
+    def decorator(fn: _F) -> _F:
+        router.add_api_route(
+            path, fn, methods=["HEAD"], response_class=Response, include_in_schema=False
+        )
+        return router.get(path, response_class=Response, summary=summary)(fn)
+
+    return decorator
+
 
 MAX_OCSP_REQUEST = 16 * 1024
 
@@ -35,11 +52,22 @@ def _http_date(t: dt.datetime) -> str:
     return format_datetime(t.astimezone(dt.UTC), usegmt=True)
 
 
+def _etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """RFC 9110 §13.1.2: ``*`` or a comma-separated list, compared weakly (``W/`` ignored)."""
+    if not if_none_match:
+        return False
+    for candidate in if_none_match.split(","):
+        tag = candidate.strip()
+        if tag == "*" or tag.removeprefix("W/") == etag:
+            return True
+    return False
+
+
 def _conditional(
     request: Request, etag: str, body: bytes, media: str, headers: dict[str, str]
 ) -> Response:
     headers = {**headers, "ETag": etag}
-    if request.headers.get("if-none-match") == etag:
+    if _etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type=media, headers=headers)
 
@@ -48,7 +76,7 @@ def _ca_der(request: Request, name: str) -> bytes:
     return authorities.get_ca(get_context(request), name).cert_der
 
 
-@router.get("/ca/{name}.crt", response_class=Response, summary="CA certificate (DER)")
+@_get("/ca/{name}.crt", "CA certificate (DER)")
 def ca_der(name: str, request: Request) -> Response:
     der = _ca_der(request, name)
     etag = '"' + hashlib.sha256(der).hexdigest()[:32] + '"'
@@ -57,7 +85,7 @@ def ca_der(name: str, request: Request) -> Response:
     )
 
 
-@router.get("/ca/{name}.pem", response_class=Response, summary="CA certificate (PEM)")
+@_get("/ca/{name}.pem", "CA certificate (PEM)")
 def ca_pem(name: str, request: Request) -> Response:
     der = _ca_der(request, name)
     pem = x509.load_der_x509_certificate(der).public_bytes(serialization.Encoding.PEM)
@@ -67,7 +95,7 @@ def ca_pem(name: str, request: Request) -> Response:
     )
 
 
-@router.get("/crl/{name}.crl", response_class=Response, summary="Current CRL (DER)")
+@_get("/crl/{name}.crl", "Current CRL (DER)")
 def crl(name: str, request: Request) -> Response:
     ctx = get_context(request)
     info = get_crl(ctx, name)
@@ -110,17 +138,32 @@ def _ocsp_response(answer: OcspAnswer, now: dt.datetime, cache: bool) -> Respons
     return Response(answer.der, media_type="application/ocsp-response", headers=headers)
 
 
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request body, or b"" when it is larger than ``limit``: an oversized request is
+    refused from its Content-Length, or as soon as the stream passes the limit, never
+    buffered whole."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        return b""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return b""
+    return bytes(body)
+
+
 @router.post("/ocsp", response_class=Response, summary="OCSP (RFC 6960), POST")
 async def ocsp_post(request: Request) -> Response:
-    body = await request.body()
+    body = await _read_body(request, MAX_OCSP_REQUEST)
     svc = _service(request)
-    if not body or len(body) > MAX_OCSP_REQUEST:
+    if not body:
         return _ocsp_response(OcspAnswer(svc.MALFORMED), svc_now(request), cache=False)
     answer = await _respond(request, body)
     return _ocsp_response(answer, svc_now(request), cache=False)
 
 
-@router.get("/ocsp/{encoded:path}", response_class=Response, summary="OCSP (RFC 5019), GET")
+@_get("/ocsp/{encoded:path}", "OCSP (RFC 5019), GET")
 async def ocsp_get(encoded: str, request: Request) -> Response:
     svc = _service(request)
     try:

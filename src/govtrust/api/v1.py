@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from govtrust.api.auth import get_context, requires
 from govtrust.ca.crl import RevocationReason
+from govtrust.ca.profiles import distribution_base_url
 from govtrust.crypto.keys import KeySpec
 from govtrust.services import Actor, Context, authorities, certificates, revocation, tokens
 from govtrust.services import audit as audit_svc
@@ -34,6 +35,9 @@ class CreateCA(BaseModel):
     backend: Literal["software", "pkcs11"] = "software"
     validity_days: int | None = Field(None, gt=0)
     path_length: int | None = Field(0, ge=0)
+    extended_key_usage: list[str] = Field(
+        default_factory=list, description="For an intermediate: server_auth, client_auth, ..."
+    )
 
 
 class IssueRequest(BaseModel):
@@ -110,6 +114,7 @@ def create_ca(body: CreateCA, ctx: Ctx, actor: Admin) -> dict[str, Any]:
             backend=body.backend,
             validity_days=body.validity_days or 3650,
             path_length=body.path_length,
+            extended_key_usage=body.extended_key_usage,
         )
     return ca.to_dict(ctx.settings.public_base_url)
 
@@ -204,7 +209,7 @@ def generate_crl(ca: str, ctx: Ctx, actor: Operator) -> dict[str, Any]:
         "this_update": crl.this_update.isoformat(),
         "next_update": crl.next_update.isoformat(),
         "sha256": crl.sha256,
-        "url": f"{ctx.settings.public_base_url}/crl/{crl.ca}.crl",
+        "url": f"{distribution_base_url(ctx.settings.public_base_url)}/crl/{crl.ca}.crl",
     }
 
 

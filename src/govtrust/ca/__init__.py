@@ -1,6 +1,6 @@
 """The certification authority: profiles, issuance, revocation, CRL and OCSP.
 
-Pure domain code: no storage and no HTTP. ``govtrust.services.ca`` drives it.
+Pure domain code: no storage and no HTTP. The use cases in ``govtrust.services`` drive it.
 """
 
 from __future__ import annotations

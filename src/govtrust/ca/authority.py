@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from asn1crypto import keys as asn1_keys
@@ -45,6 +46,7 @@ def build_root_ca(
 ) -> x509.Certificate:
     """A self-signed trust anchor (RFC 5280 §3.2, §4.2.1.9 basicConstraints critical)."""
     public = signer.public_key()
+    ski = x509.SubjectKeyIdentifier.from_public_key(public)
     builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -55,7 +57,12 @@ def build_root_ca(
         .not_valid_after(now + dt.timedelta(days=validity_days) - dt.timedelta(seconds=1))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(_ca_key_usage(), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+        .add_extension(ski, critical=False)
+        # RFC 5280 §4.2.1.1 lets a self-signed certificate omit the AKI; the CA/Browser
+        # Forum TLS BRs §7.1.2.1.3 recommend it, its keyIdentifier equal to the SKI.
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False
+        )
     )
     return builder.sign(signer.as_private_key(), signature_hash(signer))
 
@@ -69,8 +76,16 @@ def build_intermediate_ca(
     now: dt.datetime,
     validity_days: int,
     path_length: int | None,
+    *,
+    extended_key_usage: Sequence[x509.ObjectIdentifier] = (),
 ) -> x509.Certificate:
-    """A subordinate CA certificate, never outliving its parent (RFC 5280 §6.1.3)."""
+    """A subordinate CA certificate, never outliving its parent (RFC 5280 §6.1.3).
+
+    ``extended_key_usage`` restricts what the CA may issue for. The CA/Browser Forum TLS
+    BRs §7.1.2.6.1 and §7.1.2.10.6 require it, not critical, in a TLS subordinate CA:
+    id-kp-serverAuth, optionally id-kp-clientAuth, never anyExtendedKeyUsage, and in no
+    CA certificate id-kp-OCSPSigning. Without it the certificate has no EKU extension.
+    """
     public = signer_public.public_key()
     parent_ski = parent.certificate.extensions.get_extension_for_class(
         x509.SubjectKeyIdentifier
@@ -123,6 +138,10 @@ def build_intermediate_ca(
             critical=False,
         )
     )
+    if extended_key_usage:
+        builder = builder.add_extension(
+            x509.ExtendedKeyUsage(list(extended_key_usage)), critical=False
+        )
     return builder.sign(parent_signer.as_private_key(), signature_hash(parent_signer))
 
 

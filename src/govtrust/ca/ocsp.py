@@ -13,6 +13,7 @@ import enum
 from dataclasses import dataclass
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
@@ -60,11 +61,17 @@ def parse_request(data: bytes) -> OcspQuery:
         for ext in request.extensions:
             if isinstance(ext.value, x509.OCSPNonce):
                 nonce = ext.value.nonce
-    except (ValueError, TypeError, NotImplementedError, x509.UnsupportedGeneralNameType) as exc:
+    except (
+        ValueError,
+        TypeError,
+        NotImplementedError,
+        UnsupportedAlgorithm,  # a CertID hash OID pyca does not know (MD5, SHA3, ...)
+        x509.UnsupportedGeneralNameType,
+    ) as exc:
         raise ProtocolError(f"malformed OCSP request: {exc}") from None
     if alg not in _HASHES:
         raise ProtocolError(f"unsupported CertID hash algorithm {alg}")
-    if nonce is not None and not 1 <= len(nonce) <= 128:  # RFC 8954 §2.1: 1 to 128 octets
+    if nonce is not None and not 1 <= len(nonce) <= 128:  # RFC 9654 §2.1: 1 to 128 octets
         raise ProtocolError("OCSP nonce must be 1 to 128 octets")
     return OcspQuery(alg, query_name_hash, query_key_hash, serial, nonce)
 

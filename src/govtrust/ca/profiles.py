@@ -13,6 +13,7 @@ import datetime as dt
 import enum
 import importlib.resources
 import tomllib
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
@@ -24,7 +25,7 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsag
 
 from govtrust.ca.names import ATTRIBUTE_NAMES, SAN_TYPES, attribute_name, san_type
 from govtrust.crypto.keys import KeySpec, spec_of_public_key
-from govtrust.errors import ConfigError, PolicyViolation, UnknownProfile
+from govtrust.errors import ConfigError, InputError, PolicyViolation, UnknownProfile
 
 __all__ = [
     "CertificateRequest",
@@ -35,6 +36,8 @@ __all__ = [
     "ProfileRegistry",
     "ProfileSpec",
     "Stage",
+    "distribution_base_url",
+    "eku_oid",
     "load_profiles",
 ]
 
@@ -48,6 +51,26 @@ class CertificateRequest:
     sans: tuple[x509.GeneralName, ...] = ()
 
 
+def distribution_base_url(base_url: str) -> str:
+    """``base_url`` over plain ``http``: the base of the URLs that certificates carry.
+
+    CA certificates, CRLs and OCSP responses are signed objects fetched while a path
+    is being validated, so relying parties fetch them over HTTP (RFC 5280 §4.2.2.1
+    and §8, RFC 6960 Appendix A.1). The CA/Browser Forum TLS BRs §7.1.2.7.7,
+    §7.1.2.10.3 and §7.1.2.11.2 require ``http://`` AIA and CRL distribution point
+    URLs, and ETSI EN 319 412-2 GEN-4.3.11-4 an ``http`` or ``ldap`` CRL URL. An
+    ``https`` public URL keeps its host and path; its port, which says nothing of
+    the HTTP port, is dropped (port 80).
+    """
+    parts = urllib.parse.urlsplit(base_url)
+    if parts.scheme.lower() != "https":
+        return base_url
+    host = parts.hostname or ""
+    if ":" in host:  # an IPv6 literal
+        host = f"[{host}]"
+    return urllib.parse.urlunsplit(("http", host, parts.path, "", "")).rstrip("/")
+
+
 @dataclass(frozen=True)
 class IssuerInfo:
     """The issuing CA as profiles see it: where its certificate, CRL and OCSP live."""
@@ -57,16 +80,20 @@ class IssuerInfo:
     base_url: str
 
     @property
+    def distribution_base_url(self) -> str:
+        return distribution_base_url(self.base_url)
+
+    @property
     def ca_issuers_url(self) -> str:
-        return f"{self.base_url}/ca/{self.name}.crt"
+        return f"{self.distribution_base_url}/ca/{self.name}.crt"
 
     @property
     def crl_url(self) -> str:
-        return f"{self.base_url}/crl/{self.name}.crl"
+        return f"{self.distribution_base_url}/crl/{self.name}.crl"
 
     @property
     def ocsp_url(self) -> str:
-        return f"{self.base_url}/ocsp"
+        return f"{self.distribution_base_url}/ocsp"
 
 
 @dataclass(frozen=True)
@@ -109,6 +136,14 @@ class Option(Protocol):
     def apply(self, draft: Draft) -> Draft: ...
 
 
+def _describe_key(key: CertificatePublicKeyTypes) -> str:
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return f"EC {key.curve.name}"
+    if isinstance(key, rsa.RSAPublicKey):
+        return f"RSA {key.key_size}-bit"
+    return type(key).__name__.removesuffix("PublicKey")
+
+
 # ---- request validators ---------------------------------------------------------------
 
 
@@ -120,7 +155,7 @@ class KeyAlgorithms:
     def apply(self, draft: Draft) -> Draft:
         spec = spec_of_public_key(draft.request.public_key)
         if spec is None or spec not in self.allowed:
-            got = spec.value if spec else type(draft.request.public_key).__name__
+            got = spec.value if spec else _describe_key(draft.request.public_key)
             allowed = ", ".join(sorted(s.value for s in self.allowed))
             raise draft.refuse("key-algorithm", f"key {got} is not allowed (allowed: {allowed})")
         return draft
@@ -195,23 +230,27 @@ class Validity:
 
 @dataclass(frozen=True)
 class EndEntityBasics:
-    """RFC 5280 §4.2.1.9 basicConstraints cA=FALSE, §4.2.1.2 SKI, §4.2.1.1 AKI."""
+    """RFC 5280 §4.2.1.9 basicConstraints cA=FALSE, §4.2.1.2 SKI, §4.2.1.1 AKI.
 
+    RFC 5280 says an end-entity certificate SHOULD carry a subjectKeyIdentifier; the
+    CA/Browser Forum TLS BRs §7.1.2.7.6 make it NOT RECOMMENDED for subscriber
+    certificates, hence ``subject_key_identifier`` (a profile field).
+    """
+
+    subject_key_identifier: bool = True
     stage: Stage = Stage.MODIFIER
 
     def apply(self, draft: Draft) -> Draft:
         issuer_ski = draft.issuer.certificate.extensions.get_extension_for_class(
             x509.SubjectKeyIdentifier
         ).value
-        return (
-            draft.with_extension(x509.BasicConstraints(ca=False, path_length=None), True)
-            .with_extension(
+        draft = draft.with_extension(x509.BasicConstraints(ca=False, path_length=None), True)
+        if self.subject_key_identifier:
+            draft = draft.with_extension(
                 x509.SubjectKeyIdentifier.from_public_key(draft.request.public_key), False
             )
-            .with_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(issuer_ski),
-                False,
-            )
+        return draft.with_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(issuer_ski), False
         )
 
 
@@ -368,6 +407,18 @@ _EKU_NAMES: dict[str, x509.ObjectIdentifier] = {
     "ocsp_signing": ExtendedKeyUsageOID.OCSP_SIGNING,
 }
 
+
+def eku_oid(name: str) -> x509.ObjectIdentifier:
+    """An extended key usage by its profile name (``server_auth``...) or dotted OID."""
+    if name in _EKU_NAMES:
+        return _EKU_NAMES[name]
+    if name and all(part.isdigit() for part in name.split(".")):
+        return x509.ObjectIdentifier(name)
+    raise InputError(
+        f"unknown extended key usage {name!r} (use one of: {', '.join(_EKU_NAMES)} or a dotted OID)"
+    )
+
+
 _FIELDS = {
     "description",
     "validity_days",
@@ -385,6 +436,7 @@ _FIELDS = {
     "crl_distribution_point",
     "ocsp_nocheck",
     "natural_person",
+    "subject_key_identifier",
 }
 
 
@@ -409,6 +461,7 @@ class ProfileSpec:
     crl_distribution_point: bool = True
     ocsp_nocheck: bool = False
     natural_person: bool = False
+    subject_key_identifier: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -454,7 +507,7 @@ class Profile:
             options.append(CommonNameInSans())
         options += [
             Validity(spec.validity_days),
-            EndEntityBasics(),
+            EndEntityBasics(spec.subject_key_identifier),
             KeyUsage(frozenset(spec.key_usage)),
             ExtendedKeyUsage(eku, spec.extended_key_usage_critical),
             SubjectAltNames(),
@@ -515,6 +568,7 @@ def _spec(name: str, raw: Mapping[str, Any]) -> ProfileSpec:
         "crl_distribution_point",
         "ocsp_nocheck",
         "natural_person",
+        "subject_key_identifier",
     ):
         if key in raw:
             if not isinstance(raw[key], bool):

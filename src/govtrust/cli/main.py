@@ -12,6 +12,7 @@ import getpass
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,6 +37,7 @@ from govtrust.services.setup import init_home
 __all__ = ["app", "main"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+
 
 class _App(typer.Typer):
     """Every command turns a govtrust error into one line on stderr and exit status 1."""
@@ -226,6 +228,10 @@ def ca_create_intermediate(
     backend: BackendOpt = "software",
     validity_days: Annotated[int, typer.Option(help="Validity in days.")] = 3650,
     path_length: Annotated[int, typer.Option(help="pathLenConstraint (-1: none).")] = 0,
+    eku: Annotated[
+        list[str] | None,
+        typer.Option(help="Limit the CA to an extended key usage, e.g. server_auth (repeatable)."),
+    ] = None,
     json_: JsonOpt = False,
 ) -> None:
     """Create a subordinate CA signed by PARENT."""
@@ -240,6 +246,7 @@ def ca_create_intermediate(
             backend=backend,
             validity_days=validity_days,
             path_length=None if path_length < 0 else path_length,
+            extended_key_usage=eku or (),
         )
         _show_ca(ctx, ca, json_)
 
@@ -379,26 +386,50 @@ def cert_issue(
             private_key.public_key(),
             tuple(parse_san(s) for s in san or ()),
         )
-    with _context() as ctx:
-        cert = certificates.issue(ctx, ca, profile, request, _actor())
-        if private_key is not None and p12_out is not None:
-            from cryptography import x509
+    # The key must have somewhere to go before a certificate is issued for it.
+    staged = _staging_file(p12_out) if private_key is not None and p12_out else None
+    try:
+        with _context() as ctx:
+            cert = certificates.issue(ctx, ca, profile, request, _actor())
+            if staged is not None and private_key is not None and p12_out is not None:
+                from cryptography import x509
 
-            leaf = x509.load_der_x509_certificate(cert.der)
-            chain = _chain(ctx, ca)
-            blob = pkcs12.serialize_key_and_certificates(
-                cert.subject.encode(),
-                private_key,
-                leaf,
-                chain,
-                serialization.BestAvailableEncryption(passphrase),
-            )
-            fd = os.open(p12_out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(blob)
-        if out_file is not None:
-            _write(out_file, cert.pem.encode())
-        _show_cert(cert, json_)
+                leaf = x509.load_der_x509_certificate(cert.der)
+                chain = _chain(ctx, ca)
+                blob = pkcs12.serialize_key_and_certificates(
+                    cert.subject.encode(),
+                    private_key,
+                    leaf,
+                    chain,
+                    serialization.BestAvailableEncryption(passphrase),
+                )
+                fd, tmp = staged
+                staged = None
+                try:
+                    with os.fdopen(fd, "wb") as f:
+                        f.write(blob)
+                    os.replace(tmp, p12_out)
+                except OSError as exc:
+                    tmp.unlink(missing_ok=True)
+                    raise Error(f"cannot write {p12_out}: {exc.strerror}") from None
+            if out_file is not None:
+                _write(out_file, cert.pem.encode())
+            _show_cert(cert, json_)
+    finally:
+        if staged is not None:  # nothing was issued: leave no file behind
+            os.close(staged[0])
+            staged[1].unlink(missing_ok=True)
+
+
+def _staging_file(target: Path) -> tuple[int, Path]:
+    """A private (0600) temporary file beside ``target``, renamed onto it once written."""
+    if target.is_dir():
+        raise InputError(f"cannot write {target}: it is a directory")
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    except OSError as exc:
+        raise Error(f"cannot write {target}: {exc.strerror}") from None
+    return fd, Path(name)
 
 
 def _chain(ctx: Context, ca_name: str) -> list[Any]:

@@ -7,7 +7,7 @@ from typing import Protocol
 
 from govtrust.crypto.keys import KeySpec
 from govtrust.crypto.signer import KeyRef, Signer
-from govtrust.errors import ConfigError
+from govtrust.errors import InputError
 
 __all__ = ["KeyBackend", "KeyCustody"]
 
@@ -39,7 +39,7 @@ class KeyCustody:
             return self._backends[name]
         except KeyError:
             known = ", ".join(sorted(self._backends)) or "none"
-            raise ConfigError(
+            raise InputError(
                 f"key backend {name!r} is not configured (configured: {known})"
             ) from None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from govtrust.ca.authority import build_intermediate_ca, build_root_ca, cert_id_hashes
 from govtrust.ca.names import format_serial, name_to_string, parse_subject, random_serial
-from govtrust.ca.profiles import IssuerInfo
+from govtrust.ca.profiles import IssuerInfo, distribution_base_url, eku_oid
 from govtrust.crypto.keys import KeySpec
 from govtrust.crypto.signer import KeyRef, Signer
 from govtrust.errors import AlreadyExists, InputError, UnknownCA
@@ -35,6 +36,12 @@ __all__ = [
 ]
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+MAX_VALIDITY_DAYS = 36_525  # a century: beyond it a CA is a mistake, not a policy
+
+
+def _check_validity(days: int) -> None:
+    if not 0 < days <= MAX_VALIDITY_DAYS:
+        raise InputError(f"validity must be 1 to {MAX_VALIDITY_DAYS} days, not {days}")
 
 
 @dataclass(frozen=True)
@@ -75,9 +82,9 @@ class CAInfo:
             "crl_number": self.crl_number,
             "crl_next_update": self.crl_next_update.isoformat() if self.crl_next_update else None,
             "ocsp_signer_serial": self.ocsp_signer_serial,
-            "certificate_url": f"{base_url}/ca/{self.name}.crt",
-            "crl_url": f"{base_url}/crl/{self.name}.crl",
-            "ocsp_url": f"{base_url}/ocsp",
+            "certificate_url": f"{distribution_base_url(base_url)}/ca/{self.name}.crt",
+            "crl_url": f"{distribution_base_url(base_url)}/crl/{self.name}.crl",
+            "ocsp_url": f"{distribution_base_url(base_url)}/ocsp",
             "pem": self.pem,
         }
 
@@ -242,8 +249,7 @@ def create_root(
 ) -> CAInfo:
     _check_new_name(ctx, name)
     subject_name = parse_subject(subject)
-    if validity_days <= 0:
-        raise InputError("validity must be a positive number of days")
+    _check_validity(validity_days)
     signer = ctx.custody.generate(backend, f"ca-{name}", key)
     cert = build_root_ca(signer, subject_name, random_serial(), ctx.clock.now(), validity_days)
     _store_ca(ctx, actor, name, cert, signer, None)
@@ -261,11 +267,15 @@ def create_intermediate(
     backend: str = "software",
     validity_days: int = 3650,
     path_length: int | None = 0,
+    extended_key_usage: Sequence[str] = (),
 ) -> CAInfo:
+    """A subordinate CA. ``extended_key_usage`` (profile names such as ``server_auth``,
+    or OIDs) limits what it may issue for, as the CA/Browser Forum BR §7.1.2.10.6 asks
+    of a TLS issuing CA."""
     _check_new_name(ctx, name)
     subject_name = parse_subject(subject)
-    if validity_days <= 0:
-        raise InputError("validity must be a positive number of days")
+    ekus = [eku_oid(e) for e in extended_key_usage]
+    _check_validity(validity_days)
     with ctx.db.read() as session:
         parent_row = load_ca_row(session, parent)
     now = ctx.clock.now()
@@ -291,6 +301,7 @@ def create_intermediate(
         now,
         validity_days,
         path_length,
+        extended_key_usage=ekus,
     )
     _store_ca(ctx, actor, name, cert, signer, parent_row.id)
     return _after_create(ctx, actor, name)

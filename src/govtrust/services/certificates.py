@@ -26,17 +26,18 @@ from govtrust.ca.names import (
     san_to_string,
 )
 from govtrust.ca.profiles import CertificateRequest
-from govtrust.crypto.keys import spec_of_public_key
 from govtrust.crypto.signer import KeyRef
-from govtrust.errors import Error, Forbidden, InputError, MalformedCSR, UnknownCertificate
+from govtrust.errors import Conflict, Error, Forbidden, InputError, MalformedCSR, UnknownCertificate
 from govtrust.services import audit
 from govtrust.services.authorities import issuer_info, load_ca_row, signer_for
 from govtrust.services.context import Actor, Context
-from govtrust.store.models import CertificateAuthority, CertificateRow
+from govtrust.services.ocsp_store import PRESIGNED_ALGS, responder_for, sign_for
+from govtrust.store.models import CertificateAuthority, CertificateRow, OcspResponseRow
 
 __all__ = [
     "CertificateInfo",
     "get_certificate",
+    "info_of",
     "issue",
     "list_certificates",
     "load_cert_row",
@@ -145,8 +146,8 @@ def parse_csr(data: bytes) -> CertificateRequest:
         pass
     except (ValueError, x509.DuplicateExtension) as exc:
         raise MalformedCSR(f"bad extensions in the certificate request: {exc}") from None
-    if spec_of_public_key(public_key) is None:
-        raise MalformedCSR(f"unsupported public key type {type(public_key).__name__}")
+    # An unsupported key type is the profile's to refuse (a policy violation, with the
+    # allowed algorithms named), not a malformed request.
     return CertificateRequest(csr.subject, public_key, sans)
 
 
@@ -174,13 +175,23 @@ def issue(
     key_ref: KeyRef | None = None,
     renewed_from: str | None = None,
 ) -> CertificateInfo:
-    """Issue one certificate. Every check runs before anything is written; the row and
-    its audit event commit in one transaction, so a crash leaves neither or both."""
+    """Issue one certificate. Every check runs before anything is written. The row, its
+    audit event and its pre-signed 'good' OCSP answers (RFC 5019 §2.2) commit in one
+    transaction, so a crash leaves none of them, and no OCSP request ever signs."""
     profile = ctx.profiles.get(profile_name)
     if not actor.may_use_profile(profile.name):
         raise Forbidden(f"{actor.name} may not issue with profile {profile.name!r}")
     with ctx.db.read() as session:
         ca_row = load_ca_row(session, ca_name)
+        ca_revoked = session.scalars(
+            select(CertificateRow.id).where(
+                CertificateRow.sha256 == hashlib.sha256(ca_row.cert_der).hexdigest(),
+                CertificateRow.status == "revoked",
+            )
+        ).first()
+        responder = responder_for(ctx, session, ca_row)
+    if ca_revoked is not None:
+        raise Conflict(f"the CA {ca_name!r} is revoked and issues nothing more")
     now = ctx.clock.now()
     draft = profile.apply(request, issuer_info(ctx, ca_row), now)
     signer = signer_for(ctx, ca_row)
@@ -221,10 +232,25 @@ def issue(
             details["subject"] = row.subject
         if renewed_from:
             details["renewed_from"] = renewed_from
+        answers = []
+        if responder is not None:  # a CA's first responder is being issued: none yet
+            for alg in PRESIGNED_ALGS:
+                answer, next_update = sign_for(ctx, ca_row, row, serial, alg, responder, now)
+                answers.append(
+                    OcspResponseRow(
+                        ca_id=ca_row.id,
+                        serial=row.serial,
+                        hash_alg=alg,
+                        der=answer,
+                        this_update=now,
+                        next_update=next_update,
+                    )
+                )
         try:
             with ctx.db.write() as session:
                 session.add(row)
                 session.flush()
+                session.add_all(answers)
                 audit.record(
                     session, ctx, actor, "cert.issue", "certificate", row.serial, der, details
                 )

@@ -11,13 +11,12 @@ from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.x509 import ocsp as x509_ocsp
+from cryptography.x509.oid import NameOID
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 
 from govtrust.ca.crl import RevocationReason, build_crl, encode_entry
 from govtrust.ca.names import format_serial, parse_subject
-from govtrust.ca.ocsp import CertStatus, Responder, error_response, parse_request, sign_response
+from govtrust.ca.ocsp import Responder, error_response, parse_request
 from govtrust.ca.profiles import CertificateRequest
 from govtrust.crypto.keys import KeySpec
 from govtrust.crypto.signer import KeyRef
@@ -31,6 +30,14 @@ from govtrust.services.certificates import (
     load_cert_row,
 )
 from govtrust.services.context import Actor, Context
+from govtrust.services.ocsp_store import (
+    PRESIGNED_ALGS,
+    cert_id_hashes,
+    responder_for,
+    sign_for,
+    store_response,
+    upsert,
+)
 from govtrust.store.models import CertificateAuthority, CertificateRow, OcspResponseRow
 
 __all__ = [
@@ -45,7 +52,6 @@ __all__ = [
     "revoke",
 ]
 
-PRESIGNED_ALGS = ("sha1", "sha256")
 SYSTEM = Actor("system:scheduler", "admin")
 
 
@@ -77,7 +83,9 @@ def revoke(
         ).one()
         if row.status == "revoked":
             raise AlreadyRevoked(row.serial, row.revocation_reason or "unspecified")
-        if not actor.may_use_profile(row.profile):
+        if not actor.may_use_profile(row.profile) or (
+            row.profile == "sub-ca" and actor.role != "admin"
+        ):
             raise Forbidden(f"{actor.name} may not revoke {row.profile!r} certificates")
         ca_row = session.get(CertificateAuthority, row.ca_id)
         assert ca_row is not None
@@ -91,10 +99,10 @@ def revoke(
                 OcspResponseRow.ca_id == row.ca_id, OcspResponseRow.serial == row.serial
             )
         )
-        responder = _responder(ctx, session, ca_row)
+        responder = responder_for(ctx, session, ca_row)
         if responder is not None:
             for alg in PRESIGNED_ALGS:
-                _store_response(session, ctx, ca_row, row, alg, responder, now)
+                store_response(session, ctx, ca_row, row, alg, responder, now)
         audit.record(
             session,
             ctx,
@@ -112,10 +120,9 @@ def revoke(
         )
         info = info_of(row, ca_row.name, now)
         ca_name = ca_row.name
+    # A revoked subordinate CA issues nothing more (certificates.issue refuses); its
+    # status reaches relying parties through its parent's CRL and OCSP answers.
     generate_crl(ctx, ca_name, actor)
-    if row.profile == "sub-ca":
-        # A revoked subordinate CA must also stop its own responder's good answers.
-        pass
     return info
 
 
@@ -196,106 +203,6 @@ def get_crl(ctx: Context, ca_name: str) -> CrlInfo | None:
 # ---- OCSP responders and pre-signing ----------------------------------------------------
 
 
-def _responder(ctx: Context, session: Session, ca_row: CertificateAuthority) -> Responder | None:
-    if ca_row.ocsp_signer_id is None:
-        return None
-    signer_row = session.get(CertificateRow, ca_row.ocsp_signer_id)
-    if signer_row is None or signer_row.key_ref is None:
-        return None
-    return Responder(
-        x509.load_der_x509_certificate(signer_row.der),
-        ctx.custody.load(KeyRef.parse(signer_row.key_ref)),
-    )
-
-
-def _status_of(row: CertificateRow | None) -> tuple[CertStatus, RevocationReason | None]:
-    if row is None:
-        return CertStatus.unknown, None
-    if row.status == "revoked":
-        return CertStatus.revoked, RevocationReason.parse(row.revocation_reason or "unspecified")
-    return CertStatus.good, None
-
-
-def _hashes(ca_row: CertificateAuthority, alg: str) -> tuple[bytes, bytes]:
-    if alg == "sha1":
-        return bytes.fromhex(ca_row.name_sha1), bytes.fromhex(ca_row.key_sha1)
-    return bytes.fromhex(ca_row.name_sha256), bytes.fromhex(ca_row.key_sha256)
-
-
-def _sign_for(
-    ctx: Context,
-    ca_row: CertificateAuthority,
-    cert_row: CertificateRow | None,
-    serial: int,
-    alg: str,
-    responder: Responder,
-    now: dt.datetime,
-    *,
-    name_hash: bytes | None = None,
-    key_hash: bytes | None = None,
-    nonce: bytes | None = None,
-) -> tuple[bytes, dt.datetime]:
-    status, reason = _status_of(cert_row)
-    if name_hash is None or key_hash is None:
-        name_hash, key_hash = _hashes(ca_row, alg)
-    next_update = now + dt.timedelta(hours=ctx.settings.ocsp.validity_hours)
-    der = sign_response(
-        responder,
-        hash_alg=alg,
-        issuer_name_hash=name_hash,
-        issuer_key_hash=key_hash,
-        serial=serial,
-        status=status,
-        this_update=now,
-        next_update=next_update,
-        revoked_at=cert_row.revoked_at if cert_row is not None else None,
-        reason=reason,
-        nonce=nonce,
-    )
-    return der, next_update
-
-
-def _upsert(session: Session, values: dict[str, object]) -> None:
-    dialect = session.get_bind().dialect.name
-    update = {k: values[k] for k in ("der", "this_update", "next_update")}
-    if dialect == "postgresql":
-        pg = postgresql.insert(OcspResponseRow).values(values)
-        session.execute(
-            pg.on_conflict_do_update(index_elements=["ca_id", "serial", "hash_alg"], set_=update)
-        )
-    else:
-        lite = sqlite.insert(OcspResponseRow).values(values)
-        session.execute(
-            lite.on_conflict_do_update(index_elements=["ca_id", "serial", "hash_alg"], set_=update)
-        )
-
-
-def _store_response(
-    session: Session,
-    ctx: Context,
-    ca_row: CertificateAuthority,
-    cert_row: CertificateRow,
-    alg: str,
-    responder: Responder,
-    now: dt.datetime,
-) -> bytes:
-    der, next_update = _sign_for(
-        ctx, ca_row, cert_row, int(cert_row.serial, 16), alg, responder, now
-    )
-    _upsert(
-        session,
-        {
-            "ca_id": ca_row.id,
-            "serial": cert_row.serial,
-            "hash_alg": alg,
-            "der": der,
-            "this_update": now,
-            "next_update": next_update,
-        },
-    )
-    return der
-
-
 def ensure_ocsp_signer(ctx: Context, ca_name: str, actor: Actor, force: bool = False) -> bool:
     """Give the CA a delegated responder certificate, renewing it before it expires.
 
@@ -323,10 +230,16 @@ def ensure_ocsp_signer(ctx: Context, ca_name: str, actor: Actor, force: bool = F
     if spec not in profile.spec.key_algorithms:
         spec = KeySpec.EC_P256
     signer = ctx.custody.generate(ca_key.backend, f"ocsp-{ca_name}", spec)
-    ca_cert = x509.load_der_x509_certificate(ca_row.cert_der)
-    cn = ca_cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
-    base = str(cn[0].value) if cn else ca_name
-    subject = parse_subject(f"CN={_escape(base)} OCSP Responder")
+    # The responder is named after its CA and carries the CA's O and C (CA/Browser
+    # Forum BR §7.1.2.8 refers to §7.1.2.10.2 for a responder's subject).
+    ca_subject = x509.load_der_x509_certificate(ca_row.cert_der).subject
+    cn = ca_subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    parts = [f"CN={_escape(str(cn[0].value) if cn else ca_name)} OCSP Responder"]
+    for oid, short in ((NameOID.ORGANIZATION_NAME, "O"), (NameOID.COUNTRY_NAME, "C")):
+        parts += [
+            f"{short}={_escape(str(a.value))}" for a in ca_subject.get_attributes_for_oid(oid)
+        ]
+    subject = parse_subject(",".join(parts))
     info = issue(
         ctx,
         ca_name,
@@ -383,7 +296,7 @@ def refresh_ocsp(
         with ctx.db.read() as session:
             ca_row = session.get(CertificateAuthority, ca.id)
             assert ca_row is not None
-            responder = _responder(ctx, session, ca_row)
+            responder = responder_for(ctx, session, ca_row)
             if responder is None:
                 continue
             # A responder renewed above invalidates every response signed by the old one.
@@ -411,7 +324,7 @@ def refresh_ocsp(
                 for cert_row, alg in todo[start : start + batch]:
                     current = session.get(CertificateRow, cert_row.id)
                     assert current is not None
-                    _store_response(session, ctx, ca_row, current, alg, responder, now)
+                    store_response(session, ctx, ca_row, current, alg, responder, now)
                     signed += 1
     return RefreshReport(signed, renewed, crls)
 
@@ -458,11 +371,11 @@ class OcspService:
         by_key: dict[tuple[str, bytes], _KnownCA] = {}
         with self._ctx.db.read() as session:
             for ca_row in session.scalars(select(CertificateAuthority)).all():
-                responder = _responder(self._ctx, session, ca_row)
+                responder = responder_for(self._ctx, session, ca_row)
                 if responder is None:
                     continue
                 for alg in PRESIGNED_ALGS:
-                    name_hash, key_hash = _hashes(ca_row, alg)
+                    name_hash, key_hash = cert_id_hashes(ca_row, alg)
                     by_key[(alg, key_hash)] = _KnownCA(ca_row.id, name_hash, responder)
         self._by_key = by_key
         self._loaded_at = time.monotonic()
@@ -535,7 +448,7 @@ class OcspService:
                     CertificateRow.ca_id == known.id, CertificateRow.serial == serial
                 )
             ).first()
-        der, next_update = _sign_for(
+        der, next_update = sign_for(
             ctx, ca_row, cert_row, serial_int, alg, known.responder, now, nonce=nonce
         )
         if nonce is not None or cert_row is None:
@@ -544,7 +457,7 @@ class OcspService:
             # Store only if no revocation slipped in between the read and now.
             current = session.get(CertificateRow, cert_row.id)
             if current is not None and current.status == cert_row.status:
-                _upsert(
+                upsert(
                     session,
                     {
                         "ca_id": known.id,
@@ -582,7 +495,7 @@ class OcspService:
                 h.update(bytes(bits))
                 if h.finalize() != key_hash:
                     continue
-                responder = _responder(ctx, session, ca_row)
+                responder = responder_for(ctx, session, ca_row)
                 if responder is None:
                     break
                 cert_row = session.scalars(
@@ -592,7 +505,7 @@ class OcspService:
                     )
                 ).first()
                 now = ctx.clock.now()
-                der, next_update = _sign_for(
+                der, next_update = sign_for(
                     ctx,
                     ca_row,
                     cert_row,

@@ -152,7 +152,12 @@ def seed_demo(ctx: Context, country: str, actor: Actor, report: InitReport) -> N
         ctx, "people", "root", f"CN={c} Government People and Organisations CA,O={gov},C={c}", actor
     )
     create_intermediate(
-        ctx, "tls", "root", f"CN={c} Government TLS and Devices CA,O={gov},C={c}", actor
+        ctx,
+        "tls",
+        "root",
+        f"CN={c} Government TLS and Devices CA,O={gov},C={c}",
+        actor,
+        extended_key_usage=("server_auth", "client_auth"),
     )
     report.cas += ["root", "people", "tls"]
     domain = f"gov.{c.lower()}"
