@@ -25,7 +25,7 @@ run: install
 	$(BIN)/govtrust serve --host $(HOST) --port $(PORT)
 
 lint: install
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests $(wildcard bench)
 	$(BIN)/ruff format --check src
 
 typecheck: install

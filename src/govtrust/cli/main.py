@@ -7,73 +7,54 @@ refused or failed action, 2 for a usage error (Click's convention).
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import getpass
 import json
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
-from rich.console import Console
 from rich.table import Table
 
 from govtrust.ca.crl import RevocationReason
 from govtrust.ca.names import parse_san, parse_subject
 from govtrust.ca.profiles import CertificateRequest
+from govtrust.cli._common import (
+    App,
+    JsonOpt,
+    actor,
+    open_context,
+    out,
+    print_json,
+    read_file,
+    write_file,
+)
 from govtrust.config import home_from_env, load_settings
 from govtrust.crypto.keys import KeySpec
 from govtrust.errors import Error, InputError
-from govtrust.services import Actor, Context, authorities, certificates, revocation, tokens
+from govtrust.services import Context, authorities, certificates, revocation, tokens
 from govtrust.services import audit as audit_svc
 from govtrust.services.setup import init_home
 
 __all__ = ["app", "main"]
 
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-class _App(typer.Typer):
-    """Every command turns a govtrust error into one line on stderr and exit status 1."""
-
-    def command(self, *args: Any, **kwargs: Any) -> Callable[[_F], _F]:
-        register = super().command(*args, **kwargs)
-
-        def decorator(fn: _F) -> _F:
-            @functools.wraps(fn)
-            def wrapper(*a: Any, **k: Any) -> Any:
-                try:
-                    return fn(*a, **k)
-                except Error as exc:
-                    typer.echo(f"error: {exc}", err=True)
-                    raise typer.Exit(1) from None
-
-            register(wrapper)
-            return fn
-
-        return decorator
-
-
-app = _App(
+app = App(
     name="govtrust",
     help="Trust services for digital government: CA, OCSP, CRL and more.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-ca_app = _App(help="Certification authorities.", no_args_is_help=True)
-cert_app = _App(help="Certificates: issue, show, list, revoke, renew.", no_args_is_help=True)
-crl_app = _App(help="Certificate revocation lists.", no_args_is_help=True)
-ocsp_app = _App(help="OCSP responders.", no_args_is_help=True)
-token_app = _App(help="API tokens and their roles.", no_args_is_help=True)
-audit_app = _App(help="The audit trail.", no_args_is_help=True)
-profile_app = _App(help="Certificate profiles.", no_args_is_help=True)
+ca_app = App(help="Certification authorities.", no_args_is_help=True)
+cert_app = App(help="Certificates: issue, show, list, revoke, renew.", no_args_is_help=True)
+crl_app = App(help="Certificate revocation lists.", no_args_is_help=True)
+ocsp_app = App(help="OCSP responders.", no_args_is_help=True)
+token_app = App(help="API tokens and their roles.", no_args_is_help=True)
+audit_app = App(help="The audit trail.", no_args_is_help=True)
+profile_app = App(help="Certificate profiles.", no_args_is_help=True)
 app.add_typer(ca_app, name="ca")
 app.add_typer(cert_app, name="cert")
 app.add_typer(crl_app, name="crl")
@@ -81,49 +62,6 @@ app.add_typer(ocsp_app, name="ocsp")
 app.add_typer(token_app, name="token")
 app.add_typer(audit_app, name="audit")
 app.add_typer(profile_app, name="profile")
-
-out = Console()
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-
-
-def _actor() -> Actor:
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = str(os.getuid())
-    return Actor(f"cli:{user}", "admin")
-
-
-@contextmanager
-def _context() -> Iterator[Context]:
-    settings = load_settings(os.environ)
-    if not (settings.home / "govtrust.toml").exists():
-        raise Error(f"{settings.home} is not a govtrust data directory: run 'govtrust init'")
-    ctx = Context.open(settings)
-    try:
-        yield ctx
-    finally:
-        ctx.close()
-
-
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-
-
-def _write(path: Path, data: bytes) -> None:
-    try:
-        path.write_bytes(data)
-    except OSError as exc:
-        raise Error(f"cannot write {path}: {exc.strerror}") from None
-
-
-def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}") from None
-
 
 # ---- init and serve --------------------------------------------------------------------
 
@@ -206,12 +144,12 @@ def ca_create_root(
     json_: JsonOpt = False,
 ) -> None:
     """Create a self-signed root CA."""
-    with _context() as ctx:
+    with open_context() as ctx:
         ca = authorities.create_root(
             ctx,
             name,
             subject,
-            _actor(),
+            actor(),
             key=KeySpec.parse(key),
             backend=backend,
             validity_days=validity_days,
@@ -235,13 +173,13 @@ def ca_create_intermediate(
     json_: JsonOpt = False,
 ) -> None:
     """Create a subordinate CA signed by PARENT."""
-    with _context() as ctx:
+    with open_context() as ctx:
         ca = authorities.create_intermediate(
             ctx,
             name,
             parent,
             subject,
-            _actor(),
+            actor(),
             key=KeySpec.parse(key),
             backend=backend,
             validity_days=validity_days,
@@ -253,7 +191,7 @@ def ca_create_intermediate(
 
 def _show_ca(ctx: Context, ca: authorities.CAInfo, json_: bool) -> None:
     if json_:
-        _print_json(ca.to_dict(ctx.settings.public_base_url))
+        print_json(ca.to_dict(ctx.settings.public_base_url))
         return
     data = ca.to_dict(ctx.settings.public_base_url)
     for key in (
@@ -279,10 +217,10 @@ def _show_ca(ctx: Context, ca: authorities.CAInfo, json_: bool) -> None:
 @ca_app.command("list")
 def ca_list(json_: JsonOpt = False) -> None:
     """List the CAs."""
-    with _context() as ctx:
+    with open_context() as ctx:
         cas = authorities.list_cas(ctx)
         if json_:
-            _print_json([c.to_dict(ctx.settings.public_base_url) for c in cas])
+            print_json([c.to_dict(ctx.settings.public_base_url) for c in cas])
         else:
             out.print(_ca_table(cas))
 
@@ -294,7 +232,7 @@ def ca_show(
     pem: Annotated[bool, typer.Option("--pem", help="Print the certificate in PEM.")] = False,
 ) -> None:
     """Show one CA."""
-    with _context() as ctx:
+    with open_context() as ctx:
         ca = authorities.get_ca(ctx, name)
         if pem:
             sys.stdout.write(ca.pem)
@@ -316,7 +254,7 @@ def _cert_table(certs: list[certificates.CertificateInfo]) -> Table:
 
 def _show_cert(cert: certificates.CertificateInfo, json_: bool) -> None:
     if json_:
-        _print_json(cert.to_dict())
+        print_json(cert.to_dict())
         return
     for key, value in cert.to_dict(with_pem=False).items():
         if value not in (None, []):
@@ -325,7 +263,7 @@ def _show_cert(cert: certificates.CertificateInfo, json_: bool) -> None:
 
 def _p12_passphrase(path: Path | None) -> bytes:
     if path is not None:
-        text = _read(path).decode().strip()
+        text = read_file(path).decode().strip()
         if not text:
             raise InputError(f"{path} is empty")
         return text.encode()
@@ -371,7 +309,7 @@ def cert_issue(
     if csr is not None:
         if subject or san:
             raise InputError("--subject and --san come from the CSR; do not combine them")
-        request = certificates.parse_csr(_read(csr))
+        request = certificates.parse_csr(read_file(csr))
     else:
         if not subject:
             raise InputError("--generate-key needs --subject")
@@ -389,8 +327,8 @@ def cert_issue(
     # The key must have somewhere to go before a certificate is issued for it.
     staged = _staging_file(p12_out) if private_key is not None and p12_out else None
     try:
-        with _context() as ctx:
-            cert = certificates.issue(ctx, ca, profile, request, _actor())
+        with open_context() as ctx:
+            cert = certificates.issue(ctx, ca, profile, request, actor())
             if staged is not None and private_key is not None and p12_out is not None:
                 from cryptography import x509
 
@@ -413,7 +351,7 @@ def cert_issue(
                     tmp.unlink(missing_ok=True)
                     raise Error(f"cannot write {p12_out}: {exc.strerror}") from None
             if out_file is not None:
-                _write(out_file, cert.pem.encode())
+                write_file(out_file, cert.pem.encode())
             _show_cert(cert, json_)
     finally:
         if staged is not None:  # nothing was issued: leave no file behind
@@ -451,7 +389,7 @@ def cert_show(
     pem: Annotated[bool, typer.Option("--pem", help="Print the certificate in PEM.")] = False,
 ) -> None:
     """Show a certificate by serial number (hex, colons allowed)."""
-    with _context() as ctx:
+    with open_context() as ctx:
         cert = certificates.get_certificate(ctx, serial)
         if pem:
             sys.stdout.write(cert.pem)
@@ -469,12 +407,12 @@ def cert_list(
     json_: JsonOpt = False,
 ) -> None:
     """List certificates, newest first."""
-    with _context() as ctx:
+    with open_context() as ctx:
         certs = certificates.list_certificates(
             ctx, ca=ca, profile=profile, status=status, limit=limit, offset=offset
         )
         if json_:
-            _print_json([c.to_dict(with_pem=False) for c in certs])
+            print_json([c.to_dict(with_pem=False) for c in certs])
         else:
             out.print(_cert_table(certs))
 
@@ -497,10 +435,10 @@ def cert_revoke(
     """Revoke a certificate; the CRL and OCSP answers change at once."""
     parsed_reason = RevocationReason.parse(reason)
     when = _parse_time(invalidity_date) if invalidity_date else None
-    with _context() as ctx:
-        cert = revocation.revoke(ctx, serial, parsed_reason, _actor(), invalidity_date=when)
+    with open_context() as ctx:
+        cert = revocation.revoke(ctx, serial, parsed_reason, actor(), invalidity_date=when)
         if json_:
-            _print_json(cert.to_dict(with_pem=False))
+            print_json(cert.to_dict(with_pem=False))
         else:
             out.print(f"Revoked {cert.serial} ({cert.revocation_reason}) at {cert.revoked_at}")
 
@@ -514,10 +452,10 @@ def cert_renew(
     json_: JsonOpt = False,
 ) -> None:
     """Issue a new certificate for the same subject, names, key and profile."""
-    with _context() as ctx:
-        cert = certificates.renew(ctx, serial, _actor())
+    with open_context() as ctx:
+        cert = certificates.renew(ctx, serial, actor())
         if out_file is not None:
-            _write(out_file, cert.pem.encode())
+            write_file(out_file, cert.pem.encode())
         _show_cert(cert, json_)
 
 
@@ -531,10 +469,10 @@ def crl_generate(
     json_: JsonOpt = False,
 ) -> None:
     """Issue the CA's next CRL now."""
-    with _context() as ctx:
-        crl = revocation.generate_crl(ctx, ca, _actor())
+    with open_context() as ctx:
+        crl = revocation.generate_crl(ctx, ca, actor())
         if out_file is not None:
-            _write(out_file, crl.der)
+            write_file(out_file, crl.der)
         info = {
             "ca": crl.ca,
             "number": crl.number,
@@ -544,7 +482,7 @@ def crl_generate(
             "sha256": crl.sha256,
         }
         if json_:
-            _print_json(info)
+            print_json(info)
         else:
             out.print(
                 f"CRL #{crl.number} for {crl.ca}: {crl.entries} entries, "
@@ -555,10 +493,10 @@ def crl_generate(
 @ocsp_app.command("refresh")
 def ocsp_refresh(json_: JsonOpt = False) -> None:
     """Pre-sign OCSP responses that are missing or due, renew responder certificates."""
-    with _context() as ctx:
-        report = revocation.refresh_ocsp(ctx, _actor())
+    with open_context() as ctx:
+        report = revocation.refresh_ocsp(ctx, actor())
         if json_:
-            _print_json(
+            print_json(
                 {
                     "signed": report.signed,
                     "responders_renewed": report.responders_renewed,
@@ -584,8 +522,8 @@ def token_create(
     ] = None,
 ) -> None:
     """Create an API token; the secret is printed once."""
-    with _context() as ctx:
-        info, secret = tokens.create_token(ctx, name, role, _actor(), profile)
+    with open_context() as ctx:
+        info, secret = tokens.create_token(ctx, name, role, actor(), profile)
         out.print(f"Token {info.name} ({info.role}) created. Secret (shown once):", style="bold")
         sys.stdout.write(secret + "\n")
 
@@ -593,10 +531,10 @@ def token_create(
 @token_app.command("list")
 def token_list(json_: JsonOpt = False) -> None:
     """List API tokens (never their secrets)."""
-    with _context() as ctx:
+    with open_context() as ctx:
         items = tokens.list_tokens(ctx)
         if json_:
-            _print_json([t.to_dict() for t in items])
+            print_json([t.to_dict() for t in items])
             return
         table = Table("name", "role", "profiles", "created", "revoked")
         for t in items:
@@ -613,8 +551,8 @@ def token_list(json_: JsonOpt = False) -> None:
 @token_app.command("revoke")
 def token_revoke(name: str) -> None:
     """Revoke an API token."""
-    with _context() as ctx:
-        tokens.revoke_token(ctx, name, _actor())
+    with open_context() as ctx:
+        tokens.revoke_token(ctx, name, actor())
         out.print(f"Token {name} revoked.")
 
 
@@ -625,10 +563,10 @@ def audit_list(
     json_: JsonOpt = False,
 ) -> None:
     """Show the newest audit events."""
-    with _context() as ctx:
+    with open_context() as ctx:
         events = audit_svc.list_events(ctx, action=action, limit=limit)
         if json_:
-            _print_json([{"id": i, **json.loads(e.canonical())} for i, e in events])
+            print_json([{"id": i, **json.loads(e.canonical())} for i, e in events])
             return
         table = Table("#", "time", "actor", "action", "object", "sha256")
         for i, e in events:
@@ -646,10 +584,10 @@ def audit_list(
 @profile_app.command("list")
 def profile_list(json_: JsonOpt = False) -> None:
     """List certificate profiles and what they allow."""
-    with _context() as ctx:
+    with open_context() as ctx:
         specs = [p.spec.to_dict() for p in ctx.profiles]
         if json_:
-            _print_json(specs)
+            print_json(specs)
             return
         table = Table("name", "validity", "keys", "EKU", "SAN types", "description")
         for s in specs:

@@ -84,4 +84,4 @@ def upgrade(db: Database) -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["connection_engine"] = db.engine
-    command.upgrade(cfg, "head")
+    command.upgrade(cfg, "heads")
