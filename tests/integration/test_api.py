@@ -326,11 +326,11 @@ def test_ocsp_refresh(client: TestClient, operator: Headers) -> None:
     r = client.post("/api/v1/ocsp/refresh", headers=operator)
     assert r.status_code == 200, r.text
     report = r.json()
-    assert set(report) == {"signed", "responders_renewed", "crls_regenerated"}
+    assert set(report) == {"signed", "responders_renewed", "crls_regenerated", "failed"}
     assert isinstance(report["signed"], int)
     # Nothing is due right after a refresh.
     again = client.post("/api/v1/ocsp/refresh", headers=operator).json()
-    assert again == {"signed": 0, "responders_renewed": [], "crls_regenerated": []}
+    assert again == {"signed": 0, "responders_renewed": [], "crls_regenerated": [], "failed": {}}
 
 
 def test_profiles(client: TestClient, auditor: Headers) -> None:

@@ -225,3 +225,22 @@ def test_issuance_presigns_ocsp_so_requests_never_sign(ctx: Context) -> None:
         assert (
             ocsp.load_der_ocsp_response(answer.der).certificate_status == ocsp.OCSPCertStatus.GOOD
         )
+
+
+def test_refresh_survives_a_revoked_subordinate_ca(ctx: Context) -> None:
+    """Regression: once an intermediate was revoked, renewing its responder raised and
+    the whole refresh stopped, so every CA's OCSP answers and CRLs would expire."""
+    import datetime as dt
+
+    from govtrust.clock import FixedClock
+
+    authorities.create_intermediate(ctx, "short", "root", "CN=Short CA,O=Gov,C=AA", ADMIN)
+    sub_ca = authorities.get_ca(ctx, "short")
+    revocation.revoke(ctx, sub_ca.serial, RevocationReason.cessation_of_operation, ADMIN)
+    # Far enough ahead that every responder is due for renewal and every CRL for reissue.
+    ctx.clock = FixedClock(ctx.clock.now() + dt.timedelta(days=80))
+    report = revocation.refresh_ocsp(ctx, ADMIN)
+    assert report.failed == {}
+    assert "short" not in report.responders_renewed
+    assert {"root", "people", "tls"} <= set(report.responders_renewed)
+    assert {"root", "people", "tls", "short"} <= set(report.crls_regenerated)

@@ -31,7 +31,11 @@ class CreateCA(BaseModel):
     name: str = Field(description="Lower-case name, used in URLs (/ca/NAME.crt).")
     subject: str = Field(description="RFC 4514 subject, e.g. CN=AA Root CA,O=Government,C=AA")
     parent: str | None = Field(None, description="Parent CA; absent for a root.")
-    key: str = Field("ec-p256", description="ec-p256|ec-p384|rsa-3072|rsa-4096|ed25519")
+    key: str | None = Field(
+        None,
+        description="ec-p256|ec-p384|rsa-2048|rsa-3072|rsa-4096|ed25519; "
+        "default ec-p384 for a root, ec-p256 for an intermediate (as the CLI)",
+    )
     backend: Literal["software", "pkcs11"] = "software"
     validity_days: int | None = Field(None, gt=0)
     path_length: int | None = Field(0, ge=0)
@@ -92,8 +96,8 @@ def get_ca(name: str, ctx: Ctx, actor: Auditor) -> dict[str, Any]:
     summary="Create a root or intermediate CA (govtrust ca create-root|create-intermediate)",
 )
 def create_ca(body: CreateCA, ctx: Ctx, actor: Admin) -> dict[str, Any]:
-    key = KeySpec.parse(body.key)
     if body.parent is None:
+        key = KeySpec.parse(body.key or "ec-p384")
         ca = authorities.create_root(
             ctx,
             body.name,
@@ -104,6 +108,7 @@ def create_ca(body: CreateCA, ctx: Ctx, actor: Admin) -> dict[str, Any]:
             validity_days=body.validity_days or 7300,
         )
     else:
+        key = KeySpec.parse(body.key or "ec-p256")
         ca = authorities.create_intermediate(
             ctx,
             body.name,
@@ -219,12 +224,7 @@ def generate_crl(ca: str, ctx: Ctx, actor: Operator) -> dict[str, Any]:
     summary="Pre-sign due OCSP responses (govtrust ocsp refresh)",
 )
 def refresh_ocsp(ctx: Ctx, actor: Operator) -> dict[str, Any]:
-    report = revocation.refresh_ocsp(ctx, actor)
-    return {
-        "signed": report.signed,
-        "responders_renewed": report.responders_renewed,
-        "crls_regenerated": report.crls_regenerated,
-    }
+    return revocation.refresh_ocsp(ctx, actor).to_dict()
 
 
 # ---- tokens and audit -------------------------------------------------------------------

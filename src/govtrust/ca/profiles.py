@@ -554,6 +554,8 @@ def _spec(name: str, raw: Mapping[str, Any]) -> ProfileSpec:
     if not keys:
         raise ConfigError(f"profile {name!r}: key_algorithms must not be empty")
     usage = _strings(name, "key_usage", raw.get("key_usage", []), _KEY_USAGES)
+    if not usage:  # RFC 5280 §4.2.1.3: at least one bit set
+        raise ConfigError(f"profile {name!r}: key_usage must name at least one usage")
     eku = _strings(name, "extended_key_usage", raw.get("extended_key_usage", []))
     for e in eku:
         if e not in _EKU_NAMES and not all(p.isdigit() for p in e.split(".")):

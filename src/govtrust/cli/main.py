@@ -496,18 +496,16 @@ def ocsp_refresh(json_: JsonOpt = False) -> None:
     with open_context() as ctx:
         report = revocation.refresh_ocsp(ctx, actor())
         if json_:
-            print_json(
-                {
-                    "signed": report.signed,
-                    "responders_renewed": report.responders_renewed,
-                    "crls_regenerated": report.crls_regenerated,
-                }
-            )
+            print_json(report.to_dict())
         else:
             out.print(
                 f"Signed {report.signed} OCSP responses; renewed responders: "
                 f"{', '.join(report.responders_renewed) or 'none'}"
             )
+        if report.failed:
+            for name, why in report.failed.items():
+                typer.echo(f"error: CA {name}: {why}", err=True)
+            raise typer.Exit(1)
 
 
 # ---- tokens, audit, profiles ------------------------------------------------------------

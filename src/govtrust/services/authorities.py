@@ -26,6 +26,7 @@ from govtrust.store.models import CertificateAuthority, CertificateRow
 
 __all__ = [
     "CAInfo",
+    "ca_is_revoked",
     "create_intermediate",
     "create_root",
     "get_ca",
@@ -117,6 +118,19 @@ def load_ca_row(session: Session, name: str) -> CertificateAuthority:
     if row is None:
         raise UnknownCA(name)
     return row
+
+
+def ca_is_revoked(session: Session, row: CertificateAuthority) -> bool:
+    """Whether this CA's own certificate was revoked by its parent (a root never is)."""
+    return (
+        session.scalars(
+            select(CertificateRow.id).where(
+                CertificateRow.sha256 == hashlib.sha256(row.cert_der).hexdigest(),
+                CertificateRow.status == "revoked",
+            )
+        ).first()
+        is not None
+    )
 
 
 def issuer_info(ctx: Context, row: CertificateAuthority) -> IssuerInfo:
@@ -291,6 +305,10 @@ def create_intermediate(
             f"the parent CA {parent!r} has pathLenConstraint {constraint.path_length}: "
             "it cannot have this subordinate"
         )
+    if path_length is None and constraint.path_length is not None:
+        # RFC 5280 §4.2.1.9: the parent's constraint binds anyway; state it in the
+        # child so that the certificate says what validation will enforce.
+        path_length = constraint.path_length - 1
     signer = ctx.custody.generate(backend, f"ca-{name}", key)
     cert = build_intermediate_ca(
         signer,

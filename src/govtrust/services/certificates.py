@@ -29,7 +29,7 @@ from govtrust.ca.profiles import CertificateRequest
 from govtrust.crypto.signer import KeyRef
 from govtrust.errors import Conflict, Error, Forbidden, InputError, MalformedCSR, UnknownCertificate
 from govtrust.services import audit
-from govtrust.services.authorities import issuer_info, load_ca_row, signer_for
+from govtrust.services.authorities import ca_is_revoked, issuer_info, load_ca_row, signer_for
 from govtrust.services.context import Actor, Context
 from govtrust.services.ocsp_store import PRESIGNED_ALGS, responder_for, sign_for
 from govtrust.store.models import CertificateAuthority, CertificateRow, OcspResponseRow
@@ -183,14 +183,9 @@ def issue(
         raise Forbidden(f"{actor.name} may not issue with profile {profile.name!r}")
     with ctx.db.read() as session:
         ca_row = load_ca_row(session, ca_name)
-        ca_revoked = session.scalars(
-            select(CertificateRow.id).where(
-                CertificateRow.sha256 == hashlib.sha256(ca_row.cert_der).hexdigest(),
-                CertificateRow.status == "revoked",
-            )
-        ).first()
+        ca_revoked = ca_is_revoked(session, ca_row)
         responder = responder_for(ctx, session, ca_row)
-    if ca_revoked is not None:
+    if ca_revoked:
         raise Conflict(f"the CA {ca_name!r} is revoked and issues nothing more")
     now = ctx.clock.now()
     draft = profile.apply(request, issuer_info(ctx, ca_row), now)

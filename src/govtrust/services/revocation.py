@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography import x509
 from cryptography.x509 import ocsp as x509_ocsp
@@ -20,9 +21,9 @@ from govtrust.ca.ocsp import Responder, error_response, parse_request
 from govtrust.ca.profiles import CertificateRequest
 from govtrust.crypto.keys import KeySpec
 from govtrust.crypto.signer import KeyRef
-from govtrust.errors import AlreadyRevoked, Forbidden, InputError, ProtocolError
+from govtrust.errors import AlreadyRevoked, Error, Forbidden, InputError, ProtocolError
 from govtrust.services import audit
-from govtrust.services.authorities import load_ca_row, signer_for
+from govtrust.services.authorities import ca_is_revoked, load_ca_row, signer_for
 from govtrust.services.certificates import (
     CertificateInfo,
     info_of,
@@ -53,6 +54,7 @@ __all__ = [
 ]
 
 SYSTEM = Actor("system:scheduler", "admin")
+log = logging.getLogger("govtrust.revocation")
 
 
 # ---- revocation ------------------------------------------------------------------------
@@ -213,7 +215,10 @@ def ensure_ocsp_signer(ctx: Context, ca_name: str, actor: Actor, force: bool = F
         current = (
             session.get(CertificateRow, ca_row.ocsp_signer_id) if ca_row.ocsp_signer_id else None
         )
+        revoked = ca_is_revoked(session, ca_row)
     now = ctx.clock.now()
+    if revoked:
+        return False  # a revoked CA issues nothing, not even a new responder
     renew_at = dt.timedelta(days=ctx.settings.ocsp.signer_renew_before_days)
     if (
         not force
@@ -271,6 +276,57 @@ class RefreshReport:
     signed: int
     responders_renewed: list[str]
     crls_regenerated: list[str]
+    failed: dict[str, str] = field(default_factory=dict)
+    """CA name → why its refresh failed; the other CAs were refreshed all the same."""
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "signed": self.signed,
+            "responders_renewed": self.responders_renewed,
+            "crls_regenerated": self.crls_regenerated,
+            "failed": self.failed,
+        }
+
+
+def _presign_due(
+    ctx: Context, ca_id: int, now: dt.datetime, horizon: dt.datetime, batch: int
+) -> int:
+    """Sign the answers of one CA that are missing, due, or signed by an old responder."""
+    signed = 0
+    with ctx.db.read() as session:
+        ca_row = session.get(CertificateAuthority, ca_id)
+        assert ca_row is not None
+        responder = responder_for(ctx, session, ca_row)
+        if responder is None:
+            return 0
+        # A responder renewed above invalidates every response signed by the old one.
+        signer_since = responder.certificate.not_valid_before_utc
+        fresh = {
+            (r.serial, r.hash_alg)
+            for r in session.execute(
+                select(OcspResponseRow.serial, OcspResponseRow.hash_alg).where(
+                    OcspResponseRow.ca_id == ca_id,
+                    OcspResponseRow.next_update > horizon,
+                    OcspResponseRow.this_update >= signer_since,
+                )
+            )
+        }
+        rows = session.scalars(
+            select(CertificateRow).where(
+                CertificateRow.ca_id == ca_id, CertificateRow.not_after >= now
+            )
+        ).all()
+    todo = [(r, a) for r in rows for a in PRESIGNED_ALGS if (r.serial, a) not in fresh]
+    for start in range(0, len(todo), batch):
+        with ctx.db.write() as session:
+            ca_row = session.get(CertificateAuthority, ca_id)
+            assert ca_row is not None
+            for cert_row, alg in todo[start : start + batch]:
+                current = session.get(CertificateRow, cert_row.id)
+                assert current is not None
+                store_response(session, ctx, ca_row, current, alg, responder, now)
+                signed += 1
+    return signed
 
 
 def refresh_ocsp(
@@ -283,50 +339,31 @@ def refresh_ocsp(
     crls: list[str] = []
     with ctx.db.read() as session:
         cas = session.scalars(select(CertificateAuthority).order_by(CertificateAuthority.id)).all()
+    failed: dict[str, str] = {}
     for ca in cas:
-        if ensure_ocsp_signer(ctx, ca.name, actor):
-            renewed.append(ca.name)
-        due = now - dt.timedelta(hours=ctx.settings.crl.refresh_hours)
-        if regenerate_crls and (ca.crl_this_update is None or ca.crl_this_update <= due):
-            generate_crl(ctx, ca.name, actor)
-            crls.append(ca.name)
+        # One CA's failure (a key that cannot be opened, say) must not stop the others'
+        # CRLs and OCSP answers from being refreshed before they expire.
+        try:
+            if ensure_ocsp_signer(ctx, ca.name, actor):
+                renewed.append(ca.name)
+            due = now - dt.timedelta(hours=ctx.settings.crl.refresh_hours)
+            if regenerate_crls and (ca.crl_this_update is None or ca.crl_this_update <= due):
+                generate_crl(ctx, ca.name, actor)
+                crls.append(ca.name)
+        except Error as exc:
+            failed[ca.name] = str(exc)
+            log.error("refresh of CA %s failed: %s", ca.name, exc)
     horizon = now + dt.timedelta(hours=ctx.settings.ocsp.refresh_before_hours)
     signed = 0
     for ca in cas:
-        with ctx.db.read() as session:
-            ca_row = session.get(CertificateAuthority, ca.id)
-            assert ca_row is not None
-            responder = responder_for(ctx, session, ca_row)
-            if responder is None:
-                continue
-            # A responder renewed above invalidates every response signed by the old one.
-            signer_since = responder.certificate.not_valid_before_utc
-            fresh = {
-                (r.serial, r.hash_alg)
-                for r in session.execute(
-                    select(OcspResponseRow.serial, OcspResponseRow.hash_alg).where(
-                        OcspResponseRow.ca_id == ca.id,
-                        OcspResponseRow.next_update > horizon,
-                        OcspResponseRow.this_update >= signer_since,
-                    )
-                )
-            }
-            rows = session.scalars(
-                select(CertificateRow).where(
-                    CertificateRow.ca_id == ca.id, CertificateRow.not_after >= now
-                )
-            ).all()
-        todo = [(r, a) for r in rows for a in PRESIGNED_ALGS if (r.serial, a) not in fresh]
-        for start in range(0, len(todo), batch):
-            with ctx.db.write() as session:
-                ca_row = session.get(CertificateAuthority, ca.id)
-                assert ca_row is not None
-                for cert_row, alg in todo[start : start + batch]:
-                    current = session.get(CertificateRow, cert_row.id)
-                    assert current is not None
-                    store_response(session, ctx, ca_row, current, alg, responder, now)
-                    signed += 1
-    return RefreshReport(signed, renewed, crls)
+        if ca.name in failed:
+            continue
+        try:
+            signed += _presign_due(ctx, ca.id, now, horizon, batch)
+        except Error as exc:
+            failed[ca.name] = str(exc)
+            log.error("OCSP pre-signing for CA %s failed: %s", ca.name, exc)
+    return RefreshReport(signed, renewed, crls, failed)
 
 
 # ---- the OCSP hot path ------------------------------------------------------------------
