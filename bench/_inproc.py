@@ -2,10 +2,11 @@
 (so the figures are not disturbed by the harness's own state).
 
     python bench/_inproc.py populate --ca tls --entries 100000
-    python bench/_inproc.py time --ca tls --reps 3
+    python bench/_inproc.py time --ca tls --reps 3 [--warmup 1]
     python bench/_inproc.py profile --ca tls --out PROFILE.txt
     python bench/_inproc.py issue-rate --ca tls --profile tls-server --csr F --seconds 3
     python bench/_inproc.py ocsp-rate --request DER --seconds 2
+    python bench/_inproc.py ocsp-stored-rate --request DER --seconds 2
     python bench/_inproc.py crypto-floor --csr F
 
 Each prints one JSON object on stdout.
@@ -99,7 +100,9 @@ def populate(ctx: Context, ca: str, entries: int, batch: int = 10_000) -> dict[s
     return {"inserted": entries, "revoked_total": revoked, "seconds": time.perf_counter() - t0}
 
 
-def time_crl(ctx: Context, ca: str, reps: int) -> dict[str, Any]:
+def time_crl(ctx: Context, ca: str, reps: int, warmup: int = 0) -> dict[str, Any]:
+    for _ in range(warmup):  # untimed: loads the CA key, compiles statements
+        generate_crl(ctx, ca, ACTOR)
     times = []
     info = None
     for _ in range(reps):
@@ -161,6 +164,31 @@ def ocsp_rate(ctx: Context, request: bytes, seconds: float) -> dict[str, Any]:
         "us_each": 1e6 * wall / n,
         "cpu_us_each": 1e6 * (time.process_time() - cpu0) / n,
     }
+
+
+def ocsp_stored_rate(ctx: Context, request: bytes, seconds: float) -> dict[str, Any]:
+    """OcspService.stored_answer() on one event loop, no HTTP: what the OCSP hot path
+    costs per answer before HTTP (request parsing and the one DB-API read)."""
+    import anyio
+
+    svc = OcspService(ctx)
+    svc.respond(request)  # loads the CA map, as the first request to a worker does
+
+    async def loop() -> dict[str, Any]:
+        assert await svc.stored_answer(request) is not None, "not answered from storage"
+        n = 0
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            await svc.stored_answer(request)
+            n += 1
+        wall = time.perf_counter() - t0
+        return {
+            "answers": n,
+            "us_each": 1e6 * wall / n,
+            "cpu_us_each": 1e6 * (time.process_time() - cpu0) / n,
+        }
+
+    return anyio.run(loop)
 
 
 def crypto_floor(csr_pem: bytes, n: int = 300) -> dict[str, Any]:
@@ -245,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     t = sub.add_parser("time")
     t.add_argument("--ca", default="tls")
     t.add_argument("--reps", type=int, default=3)
+    t.add_argument("--warmup", type=int, default=0)
     pr = sub.add_parser("profile")
     pr.add_argument("--ca", default="tls")
     pr.add_argument("--out", type=Path, required=True)
@@ -256,6 +285,9 @@ def main(argv: list[str] | None = None) -> int:
     orate = sub.add_parser("ocsp-rate")
     orate.add_argument("--request", type=Path, required=True)
     orate.add_argument("--seconds", type=float, default=2.0)
+    srate = sub.add_parser("ocsp-stored-rate")
+    srate.add_argument("--request", type=Path, required=True)
+    srate.add_argument("--seconds", type=float, default=2.0)
     cf = sub.add_parser("crypto-floor")
     cf.add_argument("--csr", type=Path, required=True)
     args = ap.parse_args(argv)
@@ -267,11 +299,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "populate":
             result = populate(ctx, args.ca, args.entries)
         elif args.cmd == "time":
-            result = time_crl(ctx, args.ca, args.reps)
+            result = time_crl(ctx, args.ca, args.reps, args.warmup)
         elif args.cmd == "profile":
             result = profile_crl(ctx, args.ca, args.out)
         elif args.cmd == "ocsp-rate":
             result = ocsp_rate(ctx, args.request.read_bytes(), args.seconds)
+        elif args.cmd == "ocsp-stored-rate":
+            result = ocsp_stored_rate(ctx, args.request.read_bytes(), args.seconds)
         else:
             result = issue_rate(ctx, args.ca, args.profile, args.csr.read_bytes(), args.seconds)
     finally:

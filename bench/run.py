@@ -4,6 +4,7 @@
     .venv/bin/python bench/run.py --quick         # shorter runs, 20,000-entry CRL
     .venv/bin/python bench/run.py --only ocsp,memory
     .venv/bin/python bench/run.py --profile       # also py-spy / cProfile the hot paths
+    .venv/bin/python bench/run.py --baseline DIR  # also an older src/ tree, side by side
 
 Benchmarks (NAME for --only):
 
@@ -13,6 +14,10 @@ Benchmarks (NAME for --only):
   and ``openssl ocsp``.
 - ``crl``: time to issue a 100,000-entry CRL vs ``openssl ca -gencrl``.
 - ``memory``: RSS of ``govtrust serve`` (all processes) idle and under the OCSP load.
+
+``--baseline DIR`` runs a second govtrust from the source tree DIR (a ``src``
+directory holding ``govtrust/``, put first on PYTHONPATH) in the same rounds as the
+current code, in its own data directory: a before/after comparison under the same load.
 
 Everything runs in a temporary directory (GOVTRUST_HOME included); servers listen on
 127.0.0.1 and all traffic goes there. Loads run one at a time, alternating govtrust and
@@ -84,6 +89,7 @@ class Options:
     results: Path
     pyspy: str | None
     selected: tuple[str, ...]
+    baseline: Path | None = None
 
     def load(self) -> dict[str, Any]:
         return {
@@ -144,9 +150,12 @@ class Results:
 PYCACHE: Path | None = None
 
 
-def _env(home: Path) -> dict[str, str]:
+def _env(home: Path, src: Path | None = None) -> dict[str, str]:
+    """The environment of a govtrust child; ``src``: run that source tree instead."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOVTRUST_")}
     env["GOVTRUST_HOME"] = str(home)
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
     env["PYTHONUNBUFFERED"] = "1"
     # Byte-code as an installed package has it (pip compiles at install time), kept in
     # the run's directory: an editable checkout under PYTHONDONTWRITEBYTECODE would
@@ -157,10 +166,12 @@ def _env(home: Path) -> dict[str, str]:
     return env
 
 
-def govtrust(opts: Options, home: Path, *args: str, timeout: float = 600) -> str:
+def govtrust(
+    opts: Options, home: Path, *args: str, timeout: float = 600, src: Path | None = None
+) -> str:
     proc = subprocess.run(
         [str(opts.govtrust), *args],
-        env=_env(home),
+        env=_env(home, src),
         cwd=opts.work,
         capture_output=True,
         text=True,
@@ -171,9 +182,9 @@ def govtrust(opts: Options, home: Path, *args: str, timeout: float = 600) -> str
     return proc.stdout
 
 
-def init_home(opts: Options, name: str) -> Path:
+def init_home(opts: Options, name: str, src: Path | None = None) -> Path:
     home = opts.work / name
-    govtrust(opts, home, "init", "--demo")
+    govtrust(opts, home, "init", "--demo", src=src)
     # The background refresher (pre-signing OCSP for new certificates, due CRLs) would
     # fire inside a measurement window at a random moment; push it out of the run. Its
     # first pass at startup still runs. See README "Method".
@@ -185,10 +196,12 @@ def init_home(opts: Options, name: str) -> Path:
     return home
 
 
-def worker_script(opts: Options, home: Path, *args: str, timeout: float = 900) -> dict[str, Any]:
+def worker_script(
+    opts: Options, home: Path, *args: str, timeout: float = 900, src: Path | None = None
+) -> dict[str, Any]:
     proc = subprocess.run(
         [str(opts.python), str(BENCH_DIR / "_inproc.py"), *args],
-        env=_env(home),
+        env=_env(home, src),
         cwd=opts.work,
         capture_output=True,
         text=True,
@@ -200,8 +213,11 @@ def worker_script(opts: Options, home: Path, *args: str, timeout: float = 900) -
     return result
 
 
-def start_govtrust(opts: Options, home: Path, tag: str) -> _proc.Server:
+def start_govtrust(opts: Options, home: Path, tag: str, src: Path | None = None) -> _proc.Server:
+    """``govtrust serve``, returned once every worker answers; the time that took and
+    the workers uvicorn replaced meanwhile are in ``STARTUPS``."""
     port = _proc.free_port()
+    t0 = time.monotonic()
     url = f"http://127.0.0.1:{port}"
     server = _proc.start(
         f"govtrust-{tag}",
@@ -216,12 +232,20 @@ def start_govtrust(opts: Options, home: Path, tag: str) -> _proc.Server:
             str(opts.workers),
         ],
         cwd=opts.work,
-        env=_env(home),
+        env=_env(home, src),
         log=opts.work / f"govtrust-{tag}.log",
         url=url,
     )
     wait_govtrust_ready(opts, server)
+    STARTUPS[tag] = {
+        "ready_s": round(time.monotonic() - t0, 2),
+        "workers_replaced": server.log_text().count("died"),
+        "loadavg": _proc.loadavg(),
+    }
     return server
+
+
+STARTUPS: dict[str, dict[str, Any]] = {}
 
 
 def _live_workers(server: _proc.Server) -> list[int]:
@@ -541,52 +565,80 @@ def bench_issuance(opts: Options, res: Results) -> None:
 # ---- 2. OCSP (+ 4. memory) -------------------------------------------------------------
 
 
+@dataclass
+class OcspSide:
+    """One govtrust under OCSP load: the current code, or the baseline tree."""
+
+    tag: str
+    home: Path
+    server: _proc.Server
+    get: Target
+    post: Target
+    request: Path
+
+
+def _b64path(der: bytes) -> str:
+    return urllib.parse.quote(base64.b64encode(der).decode(), safe="")
+
+
+def prepare_ocsp_side(opts: Options, tag: str, src: Path | None) -> OcspSide:
+    """A demo home with pre-signed answers, served; one checked request per method."""
+    name = "govtrust" if src is None else "govtrust (before)"
+    home = init_home(opts, f"gt-{tag}", src)
+    govtrust(opts, home, "ocsp", "refresh", "--json", src=src)
+    certs = json.loads(
+        govtrust(opts, home, "cert", "list", "--profile", "device", "--json", src=src)
+    )
+    device = next(c for c in certs if c["ca"] == "tls")
+    leaf_pem = govtrust(opts, home, "cert", "show", device["serial"], "--pem", src=src).encode()
+    ca_pem = govtrust(opts, home, "ca", "show", "tls", "--pem", src=src).encode()
+    req = _pki.ocsp_request(leaf_pem, ca_pem)
+    req_file = opts.work / f"{tag}.der"
+    req_file.write_bytes(req)
+    server = start_govtrust(opts, home, tag, src)
+    get = Target(f"{name} GET /ocsp/{{b64}}", server, f"{server.url}/ocsp/{_b64path(req)}")
+    post = Target(
+        f"{name} POST /ocsp",
+        server,
+        f"{server.url}/ocsp",
+        _wrk.lua_script(opts.work / f"{tag}.lua", req_file, "application/ocsp-request", {}),
+    )
+    serial = int(device["serial"], 16)
+    check_ocsp(get, None, serial)
+    check_ocsp(post, req, serial)
+    return OcspSide(tag, home, server, get, post, req_file)
+
+
 def bench_ocsp(opts: Options, res: Results, *, with_peers: bool, with_memory: bool) -> None:
     log("ocsp: preparing govtrust (init --demo, ocsp refresh)")
-    home = init_home(opts, "gt-ocsp")
-    govtrust(opts, home, "ocsp", "refresh", "--json")
-    certs = json.loads(govtrust(opts, home, "cert", "list", "--profile", "device", "--json"))
-    device = next(c for c in certs if c["ca"] == "tls")
-    leaf_pem = govtrust(opts, home, "cert", "show", device["serial"], "--pem").encode()
-    ca_pem = govtrust(opts, home, "ca", "show", "tls", "--pem").encode()
-    gt_req = _pki.ocsp_request(leaf_pem, ca_pem)
-    gt_serial = int(device["serial"], 16)
-    (opts.work / "ocsp-govtrust.der").write_bytes(gt_req)
-
-    gt = start_govtrust(opts, home, "ocsp")
-    servers = [gt]
+    servers: list[_proc.Server] = []
     targets: list[Target] = []
     memory: dict[str, Any] = {}
+    before: OcspSide | None = None
     try:
+        ours = prepare_ocsp_side(opts, "ocsp-govtrust", None)
+        servers.append(ours.server)
+        gt, gt_get, gt_post = ours.server, ours.get, ours.post
+        if opts.baseline is not None:
+            log(f"ocsp: preparing the baseline govtrust from {opts.baseline}")
+            before = prepare_ocsp_side(opts, "ocsp-before", opts.baseline)
+            servers.append(before.server)
         if with_memory:
             time.sleep(3)  # settle: the scheduler's first pass, lazy imports
             memory["idle"] = _proc.memory_snapshot(gt.tree())
             log(f"memory: govtrust serve idle RSS {memory['idle']['rss_kib'] / 1024:.1f} MiB")
-
-        def b64path(der: bytes) -> str:
-            return urllib.parse.quote(base64.b64encode(der).decode(), safe="")
-
-        gt_get = Target("govtrust GET /ocsp/{b64}", gt, f"{gt.url}/ocsp/{b64path(gt_req)}")
-        gt_post = Target(
-            "govtrust POST /ocsp",
-            gt,
-            f"{gt.url}/ocsp",
-            _wrk.lua_script(
-                opts.work / "ocsp-govtrust.lua",
-                opts.work / "ocsp-govtrust.der",
-                "application/ocsp-request",
-                {},
-            ),
-        )
-        check_ocsp(gt_get, None, gt_serial)
-        check_ocsp(gt_post, gt_req, gt_serial)
+            if before is not None:
+                memory["before:idle"] = _proc.memory_snapshot(before.server.tree())
         targets += [gt_get, gt_post]
+        ours_get = [gt_get] + ([before.get] if before else [])
+        ours_post = [gt_post] + ([before.post] if before else [])
+        targets += ours_get[1:] + ours_post[1:]
 
         peers: list[Target] = []
         if with_peers:
             peers = start_ocsp_peers(opts, servers)
-        get_targets = [gt_get] + [t for t in peers if t.label.endswith("GET")]
-        post_targets = [gt_post] + [t for t in peers if t.label.endswith("POST")]
+        get_targets = ours_get + [t for t in peers if t.label.endswith("GET")]
+        post_targets = ours_post + [t for t in peers if t.label.endswith("POST")]
         targets += peers
 
         log("ocsp: load")
@@ -597,8 +649,8 @@ def bench_ocsp(opts: Options, res: Results, *, with_peers: bool, with_memory: bo
             memory["under_ocsp_load"] = _proc.memory_snapshot(gt.tree())
             memory["under_ocsp_load"]["sampled_peak_rss_kib"] = sampler.peak_kib
             memory["under_ocsp_load"]["samples"] = sampler.samples
-            for t in targets:
-                if t.server is not gt and not t.skipped:
+            for t in peers:
+                if not t.skipped:
                     memory[f"peer:{t.server.name}"] = _proc.memory_snapshot(t.server.tree())
         profile = None
         if opts.profile:
@@ -607,21 +659,18 @@ def bench_ocsp(opts: Options, res: Results, *, with_peers: bool, with_memory: bo
         for s in servers + [t.server for t in targets]:
             s.stop()
 
-    inproc = worker_script(
-        opts,
-        home,
-        "ocsp-rate",
-        "--request",
-        str(opts.work / "ocsp-govtrust.der"),
-        "--seconds",
-        str(min(3.0, opts.duration)),
-    )
+    seconds = str(min(3.0, opts.duration))
+    request = ["--request", str(ours.request), "--seconds", seconds]
+    inproc = worker_script(opts, ours.home, "ocsp-rate", *request)
+    fast = worker_script(opts, ours.home, "ocsp-stored-rate", *request)
     res.benchmarks["ocsp"] = {
         "in_process_respond": inproc,
+        "in_process_stored_answer": fast,
         "targets": {
             t.label: {"runs": t.runs, "median_ok_rps": t.median(), "skipped": t.skipped}
             for t in targets
         },
+        "startups": {k: v for k, v in STARTUPS.items() if k.startswith("ocsp")},
         "profile": profile,
         "notes": [
             "Every request is the same SHA-1 CertID, no nonce, for a good certificate.",
@@ -631,7 +680,7 @@ def bench_ocsp(opts: Options, res: Results, *, with_peers: bool, with_memory: bo
     }
     for method in ("GET", "POST"):
         ours_t = gt_get if method == "GET" else gt_post
-        for peer_t in [t for t in targets if t.label.endswith(method) and t.server is not gt]:
+        for peer_t in [t for t in peers if t.label.endswith(method)]:
             is_cfssl = peer_t.label.startswith("cfssl")
             res.row(
                 "ocsp",
@@ -644,6 +693,17 @@ def bench_ocsp(opts: Options, res: Results, *, with_peers: bool, with_memory: bo
                 goal=GOALS["ocsp"] if is_cfssl else "",
                 note=f"{peer_t.label} skipped: {peer_t.skipped}" if peer_t.skipped else "",
             )
+        if before is not None:
+            before_t = before.get if method == "GET" else before.post
+            res.row(
+                "ocsp",
+                f"responses/s ({method}), against the baseline",
+                ours_t.median(),
+                "govtrust (before)",
+                before_t.median(),
+                "req/s",
+                higher_is_better=True,
+            )
         res.row(
             "ocsp",
             f"server CPU ms per response ({method})",
@@ -652,7 +712,7 @@ def bench_ocsp(opts: Options, res: Results, *, with_peers: bool, with_memory: bo
             next(
                 (
                     t.median("server_cpu_ms_per_ok_request")
-                    for t in targets
+                    for t in peers
                     if t.label == f"cfssl ocspserve {method}" and not t.skipped
                 ),
                 None,
@@ -660,6 +720,17 @@ def bench_ocsp(opts: Options, res: Results, *, with_peers: bool, with_memory: bo
             "ms",
             higher_is_better=False,
         )
+        if before is not None:
+            before_t = before.get if method == "GET" else before.post
+            res.row(
+                "ocsp",
+                f"server CPU ms per response ({method}), against the baseline",
+                ours_t.median("server_cpu_ms_per_ok_request"),
+                "govtrust (before)",
+                before_t.median("server_cpu_ms_per_ok_request"),
+                "ms",
+                higher_is_better=False,
+            )
     res.row(
         "ocsp",
         "in-process OcspService.respond()",
@@ -668,8 +739,31 @@ def bench_ocsp(opts: Options, res: Results, *, with_peers: bool, with_memory: bo
         None,
         "ms",
         higher_is_better=False,
-        note="one thread, no HTTP: the stored-answer look-up alone",
+        note="one thread, no HTTP: the slow path (ORM session) when nothing is signed",
     )
+    res.row(
+        "ocsp",
+        "in-process OcspService.stored_answer()",
+        fast["us_each"] / 1000,
+        "-",
+        None,
+        "ms",
+        higher_is_better=False,
+        note="one event loop, no HTTP: request parsing + the one DB-API read",
+    )
+    for tag, started in STARTUPS.items():
+        if tag.startswith("ocsp"):
+            res.row(
+                "startup",
+                f"govtrust serve --workers {opts.workers} until every worker answers ({tag})",
+                started["ready_s"],
+                "-",
+                None,
+                "s",
+                higher_is_better=False,
+                note=f"{started['workers_replaced']} worker(s) replaced by uvicorn; "
+                f"load average {started['loadavg'][0]}",
+            )
     if with_memory:
         record_memory(res, memory)
 
@@ -813,14 +907,17 @@ def record_memory(res: Results, memory: dict[str, Any]) -> None:
     hwm = memory["under_ocsp_load"]["hwm_kib"] / 1024
     cf = memory.get("peer:cfssl-ocspserve")
     cf_hwm = cf["hwm_kib"] / 1024 if cf else None
+    before = memory.get("before:idle")
     res.row(
         "memory",
         "govtrust serve RSS idle (all processes)",
         idle,
-        "-",
-        None,
+        "govtrust (before)" if before else "-",
+        before["rss_kib"] / 1024 if before else None,
         "MiB",
         higher_is_better=False,
+        note=f"PSS {memory['idle'].get('pss_kib', 0) / 1024:.1f} MiB"
+        + (f", before: PSS {before.get('pss_kib', 0) / 1024:.1f} MiB" if before else ""),
     )
     res.row(
         "memory",
@@ -837,29 +934,8 @@ def record_memory(res: Results, memory: dict[str, Any]) -> None:
 # ---- 3. CRL ----------------------------------------------------------------------------
 
 
-def bench_crl(opts: Options, res: Results) -> None:
-    n = opts.crl_entries
-    log(f"crl: preparing govtrust with {n:,} revoked certificates")
-    home = init_home(opts, "gt-crl")
-    pop = worker_script(opts, home, "populate", "--entries", str(n))
-    log(f"crl: inserted {pop['inserted']:,} rows in {pop['seconds']:.1f} s")
-    reps = max(3, opts.reps)
-
-    log("crl: govtrust generate_crl() in-process")
-    inproc = worker_script(opts, home, "time", "--reps", str(reps))
-    assert inproc["entries"] == n, inproc
-
-    log("crl: govtrust crl generate (whole command)")
-    cmd_times = []
-    out = opts.work / "govtrust-crl.der"
-    govtrust(opts, home, "crl", "generate", "--ca", "tls")  # warm: byte-code, page cache
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        govtrust(opts, home, "crl", "generate", "--ca", "tls", "--out", str(out))
-        cmd_times.append(time.perf_counter() - t0)
-    gt_entries = len(x509.load_der_x509_crl(out.read_bytes()))
-
-    log("crl: openssl ca -gencrl")
+def _openssl_crl_ca(opts: Options, n: int) -> tuple[Path, Path]:
+    """An openssl ``ca`` directory with ``n`` revoked entries; its config and output."""
     ossl_dir = opts.work / "openssl-ca"
     ossl_dir.mkdir(exist_ok=True)
     key = ossl_dir / "ca-key.pem"
@@ -889,10 +965,40 @@ def bench_crl(opts: Options, res: Results) -> None:
         capture_output=True,
         timeout=60,
     )
-    cnf = _pki.openssl_crl_setup(ossl_dir, cert, key, n)
-    ossl_out = ossl_dir / "crl.pem"
-    ossl_times = []
-    for i in range(reps + 1):  # the first run warms the page cache and is not timed
+    return _pki.openssl_crl_setup(ossl_dir, cert, key, n), ossl_dir / "crl.pem"
+
+
+def bench_crl(opts: Options, res: Results) -> None:
+    n = opts.crl_entries
+    sides: dict[str, Path | None] = {"govtrust": None}
+    if opts.baseline is not None:
+        sides["govtrust (before)"] = opts.baseline
+    homes: dict[str, Path] = {}
+    populated: dict[str, Any] = {}
+    for label, src in sides.items():
+        log(f"crl: preparing {label} with {n:,} revoked certificates")
+        home = init_home(opts, "gt-crl" if src is None else "gt-crl-before", src)
+        populated[label] = worker_script(opts, home, "populate", "--entries", str(n), src=src)
+        log(f"crl: inserted {n:,} rows in {populated[label]['seconds']:.1f} s")
+        homes[label] = home
+    cnf, ossl_out = _openssl_crl_setup_and_warm(opts, n)
+    reps = max(3, opts.reps)
+    outs = {label: opts.work / f"crl-{i}.der" for i, label in enumerate(sides)}
+
+    def in_process(label: str) -> float:
+        result = worker_script(
+            opts, homes[label], "time", "--reps", "1", "--warmup", "1", src=sides[label]
+        )
+        assert result["entries"] == n, result
+        return float(result["seconds"][0])
+
+    def command(label: str) -> float:
+        args = ("crl", "generate", "--ca", "tls", "--out", str(outs[label]))
+        t0 = time.perf_counter()
+        govtrust(opts, homes[label], *args, src=sides[label])
+        return time.perf_counter() - t0
+
+    def openssl_gencrl() -> float:
         t0 = time.perf_counter()
         subprocess.run(
             ["openssl", "ca", "-gencrl", "-batch", "-config", str(cnf), "-out", str(ossl_out)],
@@ -900,55 +1006,85 @@ def bench_crl(opts: Options, res: Results) -> None:
             capture_output=True,
             timeout=300,
         )
-        if i:
-            ossl_times.append(time.perf_counter() - t0)
+        return time.perf_counter() - t0
+
+    jobs: list[tuple[str, Callable[[], float]]] = [("openssl", openssl_gencrl)]
+    for label in sides:
+        # warm: byte-code, page cache (the openssl CA was warmed at set-up)
+        govtrust(opts, homes[label], "crl", "generate", "--ca", "tls", src=sides[label])
+        jobs.append((f"{label} in-process", lambda label=label: in_process(label)))
+        jobs.append((f"{label} command", lambda label=label: command(label)))
+    times: dict[str, list[float]] = {name: [] for name, _ in jobs}
+    for i in range(reps):
+        log(f"crl: round {i + 1}/{reps}")
+        for name, job in jobs if i % 2 == 0 else list(reversed(jobs)):
+            times[name].append(job())
+            log(f"  {name}: {times[name][-1]:.3f} s")
+    entries = {label: len(x509.load_der_x509_crl(out.read_bytes())) for label, out in outs.items()}
+    assert set(entries.values()) == {n}, entries
     ossl_entries = len(x509.load_pem_x509_crl(ossl_out.read_bytes()))
+    assert ossl_entries == n, ossl_entries
 
     profile = None
     if opts.profile:
         profile = worker_script(
-            opts, home, "profile", "--out", str(opts.results / "crl-govtrust.cprofile.txt")
+            opts,
+            homes["govtrust"],
+            "profile",
+            "--out",
+            str(opts.results / "crl-govtrust.cprofile.txt"),
         )
 
-    gt_inproc = _proc.median(inproc["seconds"])
-    gt_cmd = _proc.median(cmd_times)
-    ossl_cmd = _proc.median(ossl_times)
+    med = {name: _proc.median(values) for name, values in times.items()}
     res.benchmarks["crl"] = {
         "entries": n,
-        "populate": pop,
-        "govtrust_in_process": inproc,
-        "govtrust_command_seconds": cmd_times,
-        "govtrust_command_entries": gt_entries,
-        "govtrust_crl_bytes": out.stat().st_size,
-        "openssl_seconds": ossl_times,
-        "openssl_entries": ossl_entries,
+        "populate": populated,
+        "seconds": times,
+        "crl_bytes": {label: out.stat().st_size for label, out in outs.items()},
         "profile": profile,
         "notes": [
             "Entries carry a reasonCode (keyCompromise) on both sides; P-256 CA keys.",
+            "In-process: generate_crl() after one untimed call (key loaded).",
             "The govtrust command includes interpreter start-up, imports, the migration "
             "check and decrypting the CA key; openssl ca reads and parses index.txt.",
         ],
     }
-    res.row(
-        "crl",
-        f"generate_crl() in-process, {n:,} entries",
-        gt_inproc,
-        "openssl ca -gencrl",
-        ossl_cmd,
-        "s",
-        higher_is_better=False,
-        goal=GOALS["crl"],
+    for what, metric in (
+        ("in-process", "generate_crl() in-process"),
+        ("command", "govtrust crl generate (command)"),
+    ):
+        res.row(
+            "crl",
+            f"{metric}, {n:,} entries",
+            med[f"govtrust {what}"],
+            "openssl ca -gencrl",
+            med["openssl"],
+            "s",
+            higher_is_better=False,
+            goal=GOALS["crl"],
+        )
+        if "govtrust (before)" in sides:
+            res.row(
+                "crl",
+                f"{metric}, {n:,} entries, against the baseline",
+                med[f"govtrust {what}"],
+                "govtrust (before)",
+                med[f"govtrust (before) {what}"],
+                "s",
+                higher_is_better=False,
+            )
+
+
+def _openssl_crl_setup_and_warm(opts: Options, n: int) -> tuple[Path, Path]:
+    log("crl: openssl ca set-up")
+    cnf, out = _openssl_crl_ca(opts, n)
+    subprocess.run(  # warms the page cache; not timed
+        ["openssl", "ca", "-gencrl", "-batch", "-config", str(cnf), "-out", str(out)],
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
-    res.row(
-        "crl",
-        f"govtrust crl generate (command), {n:,} entries",
-        gt_cmd,
-        "openssl ca -gencrl",
-        ossl_cmd,
-        "s",
-        higher_is_better=False,
-        goal=GOALS["crl"],
-    )
+    return cnf, out
 
 
 # ---- output ----------------------------------------------------------------------------
@@ -1085,6 +1221,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     ap.add_argument("--profile", action="store_true", help="py-spy and cProfile the hot paths")
     ap.add_argument("--workdir", type=Path, help="keep the working files here")
+    ap.add_argument(
+        "--baseline",
+        type=Path,
+        help="also run the govtrust of this source tree (a src/ directory) in the same "
+        "rounds, for ocsp, memory and crl: before/after under the same load",
+    )
     ap.add_argument("--results", type=Path, default=BENCH_DIR / "results")
     return ap.parse_args(argv)
 
@@ -1100,6 +1242,9 @@ def main(argv: list[str] | None = None) -> int:
         if shutil.which(tool) is None:
             sys.stderr.write(f"{tool} not found: run `make system-deps`\n")
             return 2
+    if args.baseline and not (args.baseline / "govtrust" / "__init__.py").exists():
+        sys.stderr.write(f"--baseline {args.baseline}: no govtrust package there\n")
+        return 2
     python = Path(sys.executable)
     gt_bin = python.parent / "govtrust"
     if not gt_bin.exists():
@@ -1134,6 +1279,7 @@ def main(argv: list[str] | None = None) -> int:
         results=args.results.resolve(),
         pyspy=os.environ.get("PYSPY") or shutil.which("py-spy"),
         selected=selected,
+        baseline=args.baseline.resolve() if args.baseline else None,
     )
     started = dt.datetime.now(dt.UTC)
     res = Results(
@@ -1148,6 +1294,7 @@ def main(argv: list[str] | None = None) -> int:
             "crl_entries": opts.crl_entries,
             "workers": opts.workers,
             "scheduler_interval_seconds": opts.scheduler_interval,
+            "baseline": str(opts.baseline) if opts.baseline else None,
             "loadavg_start": _proc.loadavg(),
         }
     )

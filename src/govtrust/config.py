@@ -14,6 +14,7 @@ is passed in, never read behind the caller's back:
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,10 +25,13 @@ from govtrust.errors import ConfigError, PassphraseMissing
 
 __all__ = [
     "CONFIG_FILE",
+    "DEMO_TSA_POLICY",
     "CrlSettings",
+    "LedgerSettings",
     "OcspSettings",
     "Pkcs11Settings",
     "Settings",
+    "TsaSettings",
     "home_from_env",
     "load_settings",
 ]
@@ -56,8 +60,46 @@ class OcspSettings:
     """nextUpdate of pre-signed responses (RFC 5019 §2.2.4)."""
     refresh_before_hours: int = 8
     """Pre-signed responses are re-signed when less than this remains before nextUpdate."""
-    signer_validity_days: int = 90
     signer_renew_before_days: int = 15
+
+
+DEMO_TSA_POLICY = "1.3.6.1.4.1.58995.1.1"
+"""An illustrative TSA policy OID (a private-enterprise arc): set your own in ``[tsa]``."""
+
+
+@dataclass(frozen=True)
+class TsaSettings:
+    """The timestamp authority (RFC 3161). ``policy`` is the TSA policy OID every token
+    names (§2.4.2 ``policy``; a request naming another one is refused with
+    ``unacceptedPolicy``). ``accuracy_seconds`` / ``accuracy_millis`` are the RFC 3161
+    §2.4.2 ``accuracy`` (both 0: the field is left out). ``credential`` names the signing
+    credential (profile ``tsa``) that signs tokens. ``max_request_bytes`` caps the
+    request body."""
+
+    policy: str = DEMO_TSA_POLICY
+    accuracy_seconds: int = 1
+    accuracy_millis: int = 0
+    credential: str = "tsa"
+    max_request_bytes: int = 8192
+
+
+@dataclass(frozen=True)
+class LedgerSettings:
+    """The transparency ledger (docs/ledger.md)."""
+
+    origin: str = ""
+    """C2SP tlog-checkpoint origin line and log key name; empty: the public base URL
+    without its scheme, plus ``/ledger`` (the tlog-tiles prefix). Fixed when the log is
+    created: a different value later is refused."""
+    batch_interval_seconds: float = 1.0
+    """The sequencer appends pending audit events and signs a checkpoint this often."""
+    batch_max_size: int = 10_000
+    """At most this many entries per batch (one signed checkpoint each)."""
+
+    def origin_for(self, public_base_url: str) -> str:
+        if self.origin:
+            return self.origin
+        return public_base_url.split("://", 1)[-1].rstrip("/") + "/ledger"
 
 
 @dataclass(frozen=True)
@@ -71,6 +113,8 @@ class Settings:
     pkcs11: Pkcs11Settings | None = None
     crl: CrlSettings = field(default_factory=CrlSettings)
     ocsp: OcspSettings = field(default_factory=OcspSettings)
+    tsa: TsaSettings = field(default_factory=TsaSettings)
+    ledger: LedgerSettings = field(default_factory=LedgerSettings)
     scheduler_interval_seconds: int = 60
     profiles: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -128,10 +172,11 @@ _SECTIONS: dict[str, set[str]] = {
     "ocsp": {
         "validity_hours",
         "refresh_before_hours",
-        "signer_validity_days",
         "signer_renew_before_days",
     },
     "scheduler": {"interval_seconds"},
+    "ledger": {"origin", "batch_interval_seconds", "batch_max_size"},
+    "tsa": {"policy", "accuracy_seconds", "accuracy_millis", "credential", "max_request_bytes"},
     "profiles": set(),  # validated by govtrust.ca.profiles
 }
 
@@ -162,6 +207,45 @@ def _str(section: Mapping[str, Any], key: str, default: str, where: str) -> str:
     if not isinstance(value, str):
         raise ConfigError(f"{where}: {key} must be a string")
     return value
+
+
+def _tsa(section: Mapping[str, Any], where: str) -> TsaSettings:
+    defaults = TsaSettings()
+    policy = _str(section, "policy", defaults.policy, where)
+    if not re.fullmatch(r"[0-2](\.(0|[1-9][0-9]*))+", policy):
+        raise ConfigError(f"{where}: policy must be a dotted object identifier")
+
+    def accuracy(key: str, default: int, top: int) -> int:
+        # RFC 3161 §2.4.2: millis is 1..999 when present; 0 here means "absent".
+        value = section.get(key, default)
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= top:
+            raise ConfigError(f"{where}: {key} must be an integer from 0 to {top}")
+        return value
+
+    credential = _str(section, "credential", defaults.credential, where)
+    if not credential:
+        raise ConfigError(f"{where}: credential must name a signing credential")
+    return TsaSettings(
+        policy=policy,
+        accuracy_seconds=accuracy("accuracy_seconds", defaults.accuracy_seconds, 86_400),
+        accuracy_millis=accuracy("accuracy_millis", defaults.accuracy_millis, 999),
+        credential=credential,
+        max_request_bytes=_int(section, "max_request_bytes", defaults.max_request_bytes, where),
+    )
+
+
+def _ledger(section: Mapping[str, Any], where: str) -> LedgerSettings:
+    origin = _str(section, "origin", "", where)
+    if origin and (any(c.isspace() for c in origin) or "+" in origin):
+        raise ConfigError(f"{where}: origin must not contain spaces or '+' (C2SP signed-note)")
+    interval = section.get("batch_interval_seconds", 1.0)
+    if not isinstance(interval, (int, float)) or isinstance(interval, bool) or interval <= 0:
+        raise ConfigError(f"{where}: batch_interval_seconds must be a positive number")
+    return LedgerSettings(
+        origin=origin,
+        batch_interval_seconds=float(interval),
+        batch_max_size=_int(section, "batch_max_size", 10_000, where),
+    )
 
 
 def load_settings(environ: Mapping[str, str] | None = None, home: Path | None = None) -> Settings:
@@ -199,12 +283,12 @@ def load_settings(environ: Mapping[str, str] | None = None, home: Path | None = 
 
     pk = data.get("pkcs11")
     pkcs11 = None
-    if pk:
+    if pk is not None:  # an empty [pkcs11] table means: the defaults
         where = f"{path} [pkcs11]"
         pkcs11 = Pkcs11Settings(
             module=_str(pk, "module", "/usr/lib/softhsm/libsofthsm2.so", where),
             token_label=_str(pk, "token_label", "govtrust", where),
-            pin_file=rel(pk.get("pin_file")),
+            pin_file=rel(_str(pk, "pin_file", "", where) or None),
         )
     crl = data.get("crl", {})
     ocsp = data.get("ocsp", {})
@@ -214,7 +298,9 @@ def load_settings(environ: Mapping[str, str] | None = None, home: Path | None = 
         instance_name=_str(instance, "name", "govtrust", f"{path} [instance]"),
         country=country,
         public_base_url=base_url.rstrip("/"),
-        passphrase_file=rel(data.get("keys", {}).get("passphrase_file")),
+        passphrase_file=rel(
+            _str(data.get("keys", {}), "passphrase_file", "", f"{path} [keys]") or None
+        ),
         pkcs11=pkcs11,
         crl=CrlSettings(
             validity_hours=_int(crl, "validity_hours", 168, "[crl]"),
@@ -223,12 +309,13 @@ def load_settings(environ: Mapping[str, str] | None = None, home: Path | None = 
         ocsp=OcspSettings(
             validity_hours=_int(ocsp, "validity_hours", 24, "[ocsp]"),
             refresh_before_hours=_int(ocsp, "refresh_before_hours", 8, "[ocsp]"),
-            signer_validity_days=_int(ocsp, "signer_validity_days", 90, "[ocsp]"),
             signer_renew_before_days=_int(ocsp, "signer_renew_before_days", 15, "[ocsp]"),
         ),
+        ledger=_ledger(data.get("ledger", {}), f"{path} [ledger]"),
         scheduler_interval_seconds=_int(
             data.get("scheduler", {}), "interval_seconds", 60, "[scheduler]"
         ),
+        tsa=_tsa(data.get("tsa", {}), f"{path} [tsa]"),
         profiles=data.get("profiles", {}),
         environ=env,
     )

@@ -46,6 +46,13 @@ PUBLIC = frozenset(
         "/crl/{name}.crl",
         "/ocsp",
         "/ocsp/{encoded:path}",
+        "/tsa",
+        "/ledger/checkpoint",
+        "/ledger/tile/{path:path}",
+        "/ledger/proof/inclusion",
+        "/ledger/proof/consistency",
+        "/ledger/search",
+        "/ledger/witness/add-checkpoint",
         "/docs",
         "/docs/oauth2-redirect",
         "/redoc",
@@ -71,6 +78,19 @@ EXPECTED_ROLES = {
     ("POST", "/api/v1/tokens"): "admin",
     ("DELETE", "/api/v1/tokens/{name}"): "admin",
     ("GET", "/api/v1/audit"): "auditor",
+    ("GET", "/api/v1/credentials"): "auditor",
+    ("GET", "/api/v1/credentials/{name}"): "auditor",
+    ("POST", "/api/v1/credentials"): "operator",
+    ("GET", "/api/v1/ledger/witnesses"): "admin",
+    ("POST", "/api/v1/ledger/witnesses"): "admin",
+    ("GET", "/api/v1/ledger/witnesses/key"): "admin",
+    ("GET", "/api/v1/ledger/witnesses/logs"): "admin",
+    ("POST", "/api/v1/ledger/witnesses/logs"): "admin",
+    ("POST", "/api/v1/ledger/witnesses/submit"): "admin",
+    # Remote signing: operator, and the token must be bound to the credential it signs
+    # with (services.signing.authorize_remote), which a role alone never grants.
+    ("POST", "/sign"): "operator",
+    ("POST", "/api/v1/sign/batch"): "operator",
 }
 
 #: Dummy values for path parameters.

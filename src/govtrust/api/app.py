@@ -9,7 +9,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from govtrust import __version__
-from govtrust.api import landing, problems, protocol, v1
+from govtrust.api import credentials as credentials_api
+from govtrust.api import landing, ledger, problems, protocol, v1
+from govtrust.api import signing as signing_api
+from govtrust.api import tsa as tsa_api
+from govtrust.api import witness as witness_api
+from govtrust.api.ocsp_fast import OcspFastPath
 from govtrust.api.scheduler import Scheduler
 from govtrust.config import load_settings
 from govtrust.services import Context
@@ -44,8 +49,14 @@ def create_app(ctx: Context | None = None, *, scheduler: bool = True) -> FastAPI
     )
     app.state.ctx = context
     app.state.ocsp = OcspService(context)
+    app.add_middleware(OcspFastPath, service=app.state.ocsp)  # before routing
     problems.install(app)
     app.include_router(protocol.router)
     app.include_router(v1.router)
+    app.include_router(tsa_api.router)
+    app.include_router(credentials_api.router)
+    app.include_router(signing_api.router)
+    app.include_router(ledger.router)
+    app.include_router(witness_api.router)
     app.include_router(landing.router)
     return app

@@ -21,6 +21,9 @@ _STATUS: list[tuple[type[errors.Error], int]] = [
     (errors.PolicyViolation, 422),
     (errors.InputError, 400),
     (errors.ProtocolError, 400),
+    # A proof or note that does not check out is the caller's data, not our fault.
+    (errors.ProofError, 400),
+    (errors.NoteError, 400),
 ]
 
 
@@ -39,6 +42,10 @@ def problem(status: int, title: str, detail: str, code: str, **extra: Any) -> JS
 
 
 def _status_of(exc: errors.Error) -> int:
+    # Witness errors carry the status C2SP tlog-witness prescribes for their reason.
+    status_attr = getattr(exc, "status", None)
+    if isinstance(exc, errors.WitnessError) and isinstance(status_attr, int):
+        return status_attr
     for cls, status in _STATUS:
         if isinstance(exc, cls):
             return status

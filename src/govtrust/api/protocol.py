@@ -4,24 +4,25 @@ headers so that a reverse proxy or CDN can carry the read load.
 - ``GET /ca/{name}.crt`` (DER, RFC 2585 §4.1 ``application/pkix-cert``) and ``.pem``
 - ``GET /crl/{name}.crl`` (DER, RFC 2585 §4.2 ``application/pkix-crl``)
 - ``POST /ocsp`` and ``GET /ocsp/{base64}`` (RFC 6960 Appendix A, RFC 5019 §5–6)
+
+Current pre-signed OCSP answers are sent before routing by ``api/ocsp_fast.py``; the
+OCSP routes here answer the rest (see that module).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import hashlib
 from collections.abc import Callable
 from email.utils import format_datetime
 from typing import Any, TypeVar
-from urllib.parse import unquote
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from fastapi import APIRouter, Request, Response
 
 from govtrust.api.auth import get_context
+from govtrust.api.ocsp_fast import MAX_OCSP_REQUEST, decode_get_request, ocsp_headers
 from govtrust.errors import NotFound
 from govtrust.services import authorities
 from govtrust.services.revocation import OcspAnswer, OcspService, get_crl
@@ -43,9 +44,6 @@ def _get(path: str, summary: str) -> Callable[[_F], _F]:
         return router.get(path, response_class=Response, summary=summary)(fn)
 
     return decorator
-
-
-MAX_OCSP_REQUEST = 16 * 1024
 
 
 def _http_date(t: dt.datetime) -> str:
@@ -123,18 +121,7 @@ def _service(request: Request) -> OcspService:
 
 
 def _ocsp_response(answer: OcspAnswer, now: dt.datetime, cache: bool) -> Response:
-    headers: dict[str, str] = {}
-    if cache and answer.next_update is not None and answer.this_update is not None:
-        # RFC 5019 §6.2: max-age no later than nextUpdate; Last-Modified is thisUpdate.
-        max_age = max(0, int((answer.next_update - now).total_seconds()))
-        headers = {
-            "Cache-Control": f"max-age={max_age}, public, no-transform, must-revalidate",
-            "Last-Modified": _http_date(answer.this_update),
-            "Expires": _http_date(answer.next_update),
-            "ETag": '"' + hashlib.sha1(answer.der, usedforsecurity=False).hexdigest() + '"',
-        }
-    else:
-        headers = {"Cache-Control": "no-store"}
+    headers = ocsp_headers(answer, now, cache)
     return Response(answer.der, media_type="application/ocsp-response", headers=headers)
 
 
@@ -166,16 +153,8 @@ async def ocsp_post(request: Request) -> Response:
 @_get("/ocsp/{encoded:path}", "OCSP (RFC 5019), GET")
 async def ocsp_get(encoded: str, request: Request) -> Response:
     svc = _service(request)
-    try:
-        # RFC 6960 Appendix A.1: url-encoding of base64 encoding of the DER request.
-        text = unquote(encoded)
-        der = base64.b64decode(text + "=" * (-len(text) % 4), altchars=None, validate=True)
-    except (binascii.Error, ValueError):
-        try:
-            der = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        except (binascii.Error, ValueError):
-            return _ocsp_response(OcspAnswer(svc.MALFORMED), svc_now(request), cache=False)
-    if not der or len(der) > MAX_OCSP_REQUEST:
+    der = decode_get_request(encoded)
+    if der is None:
         return _ocsp_response(OcspAnswer(svc.MALFORMED), svc_now(request), cache=False)
     answer = await _respond(request, der)
     return _ocsp_response(answer, svc_now(request), cache=True)

@@ -22,6 +22,7 @@ from rich.table import Table
 from govtrust.ca.crl import RevocationReason
 from govtrust.ca.names import parse_san, parse_subject
 from govtrust.ca.profiles import CertificateRequest
+from govtrust.cli import ledger_remote  # noqa: F401  (registers ledger audit, ledger witness)
 from govtrust.cli._common import (
     App,
     JsonOpt,
@@ -32,6 +33,10 @@ from govtrust.cli._common import (
     read_file,
     write_file,
 )
+from govtrust.cli.credential import credential_app
+from govtrust.cli.ledger import ledger_app
+from govtrust.cli.sign import register as register_sign
+from govtrust.cli.tsa import tsa_app
 from govtrust.config import home_from_env, load_settings
 from govtrust.crypto.keys import KeySpec
 from govtrust.errors import Error, InputError
@@ -62,6 +67,10 @@ app.add_typer(ocsp_app, name="ocsp")
 app.add_typer(token_app, name="token")
 app.add_typer(audit_app, name="audit")
 app.add_typer(profile_app, name="profile")
+app.add_typer(tsa_app, name="tsa")
+app.add_typer(credential_app, name="credential")
+app.add_typer(ledger_app, name="ledger")
+register_sign(app)  # govtrust sign, govtrust augment
 
 # ---- init and serve --------------------------------------------------------------------
 
@@ -97,25 +106,46 @@ def serve(
     """Serve the REST API, the protocol endpoints and the landing page."""
     import uvicorn
 
+    from govtrust.services.context import SKIP_MIGRATIONS_ENV
+    from govtrust.store.engine import Database, upgrade
+
     settings = load_settings(os.environ)
     if not (settings.home / "govtrust.toml").exists():
         raise Error(f"{settings.home} is not a govtrust data directory: run 'govtrust init'")
+    # Migrate once, here: the workers then open their context without Alembic (which
+    # they would otherwise import, ~11 MiB and ~0.3 s each) and answer sooner.
+    db = Database(settings.database_url)
+    try:
+        upgrade(db)
+    finally:
+        db.dispose()
     os.environ["GOVTRUST_HOME"] = str(settings.home)
-    uvicorn.run(
-        "govtrust.api.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        access_log=False,
-        server_header=False,
-    )
+    os.environ[SKIP_MIGRATIONS_ENV] = "1"
+    try:
+        uvicorn.run(
+            "govtrust.api.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="info",
+            access_log=False,
+            server_header=False,
+            # A spawned worker imports the whole application before it answers the
+            # supervisor's health check; uvicorn's 5 s default killed and respawned
+            # workers on a loaded 2-core machine (bench/README.md). This also bounds how
+            # long a hung worker goes unnoticed.
+            timeout_worker_healthcheck=60,
+        )
+    finally:
+        os.environ.pop(SKIP_MIGRATIONS_ENV, None)
 
 
 # ---- CAs -------------------------------------------------------------------------------
 
-KeyOpt = Annotated[str, typer.Option("--key", help="ec-p256|ec-p384|rsa-3072|rsa-4096|ed25519")]
+KeyOpt = Annotated[
+    str, typer.Option("--key", help="ec-p256|ec-p384|rsa-2048|rsa-3072|rsa-4096|ed25519")
+]
 BackendOpt = Annotated[str, typer.Option("--backend", help="software|pkcs11")]
 
 

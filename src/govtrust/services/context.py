@@ -1,5 +1,12 @@
 """The application context every service function receives: settings, database, keys,
-profiles and the clock. Built once per process by the CLI or the API."""
+profiles and the clock. Built once per process by the CLI or the API.
+
+Opening a context brings the schema to the newest migrations unless told otherwise;
+when the schema is already there that costs one SELECT (``store.engine.upgrade``).
+``govtrust serve`` migrates once in its parent process and sets
+``GOVTRUST_SKIP_MIGRATIONS=1`` (:data:`SKIP_MIGRATIONS_ENV`) for the workers it starts,
+so that no worker runs or imports Alembic.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +19,13 @@ from govtrust.crypto.custody import KeyBackend, KeyCustody
 from govtrust.crypto.software import SoftwareBackend
 from govtrust.store.engine import Database, upgrade
 
-__all__ = ["ROLES", "Actor", "Context"]
+__all__ = ["ROLES", "SKIP_MIGRATIONS_ENV", "Actor", "Context"]
 
 ROLES = ("admin", "operator", "auditor")
+
+SKIP_MIGRATIONS_ENV = "GOVTRUST_SKIP_MIGRATIONS"
+"""Set to ``1`` in a process's environment (``Settings.environ``) when a parent process
+has already migrated the schema."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +60,7 @@ class Context:
                 settings.pkcs11.module, settings.pkcs11.token_label, settings.pkcs11_pin
             )
         db = Database(settings.database_url)
-        if migrate:
+        if migrate and settings.environ.get(SKIP_MIGRATIONS_ENV) != "1":
             upgrade(db)
         return cls(
             settings=settings,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from cryptography import x509
 from cryptography.x509 import ocsp as x509_ocsp
 from cryptography.x509.oid import NameOID
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 
 from govtrust.ca.crl import RevocationReason, build_crl, encode_entry
 from govtrust.ca.names import format_serial, parse_subject
@@ -39,6 +39,7 @@ from govtrust.services.ocsp_store import (
     store_response,
     upsert,
 )
+from govtrust.store.engine import DriverStatement
 from govtrust.store.models import CertificateAuthority, CertificateRow, OcspResponseRow
 
 __all__ = [
@@ -145,8 +146,21 @@ class CrlInfo:
         return hashlib.sha256(self.der).hexdigest()
 
 
+_CRL_ENTRIES = select(CertificateRow.crl_entry).where(
+    CertificateRow.ca_id == bindparam("ca_id"),
+    CertificateRow.status == "revoked",
+    CertificateRow.crl_entry.is_not(None),
+)
+"""Answered from the covering index ``ix_certificate_crl`` (ca_id, status, crl_entry)."""
+
+
 def generate_crl(ctx: Context, ca_name: str, actor: Actor) -> CrlInfo:
-    """Issue the CA's next full CRL with the next CRL number (RFC 5280 §5.2.3)."""
+    """Issue the CA's next full CRL with the next CRL number (RFC 5280 §5.2.3).
+
+    The revoked entries (DER, encoded at revocation) are read through the DB-API
+    cursor, not as ORM results: for 100,000 entries that is ~0.12 s instead of
+    ~0.37 s, most of it SQLAlchemy's per-row result processing (bench/README.md).
+    """
     with ctx.db.write() as session:
         ca_row = session.scalars(
             select(CertificateAuthority)
@@ -156,20 +170,11 @@ def generate_crl(ctx: Context, ca_name: str, actor: Actor) -> CrlInfo:
         now = ctx.clock.now()
         next_update = now + dt.timedelta(hours=ctx.settings.crl.validity_hours)
         number = ca_row.crl_number + 1
-        entries = session.scalars(
-            select(CertificateRow.crl_entry).where(
-                CertificateRow.ca_id == ca_row.id, CertificateRow.status == "revoked"
-            )
-        ).all()
+        connection = session.connection()
+        statement = DriverStatement.compile(_CRL_ENTRIES, connection.dialect)
+        entries = [row[0] for row in statement.fetchall(connection, ca_id=ca_row.id)]
         issuer = x509.load_der_x509_certificate(ca_row.cert_der)
-        der = build_crl(
-            issuer,
-            signer_for(ctx, ca_row),
-            number,
-            now,
-            next_update,
-            (e for e in entries if e is not None),
-        )
+        der = build_crl(issuer, signer_for(ctx, ca_row), number, now, next_update, entries)
         ca_row.crl_number = number
         ca_row.crl_der = der
         ca_row.crl_this_update = now
@@ -389,9 +394,31 @@ class _KnownCA:
     responder: Responder
 
 
+_STORED_ANSWER = select(
+    OcspResponseRow.der, OcspResponseRow.this_update, OcspResponseRow.next_update
+).where(
+    OcspResponseRow.ca_id == bindparam("ca_id"),
+    OcspResponseRow.serial == bindparam("serial"),
+    OcspResponseRow.hash_alg == bindparam("hash_alg"),
+)
+
+
 class OcspService:
     """Answers OCSP requests. Responses without a nonce come from storage (signed ahead
-    by ``refresh_ocsp`` or on first use); nothing on that path signs twice."""
+    by ``refresh_ocsp`` or on first use); nothing on that path signs twice.
+
+    Two entry points:
+
+    - :meth:`stored_answer` (async, for the event loop): the pre-produced answer of a
+      request that needs no signing (no nonce, which a pre-produced response cannot
+      echo, RFC 5019 §4; a SHA-1 or SHA-256 CertID of a CA in the current map), read
+      with one statement on the DB-API (``store.engine.PointReader``), or None. Every
+      request reads the database, so a revocation committed by any process is answered
+      at once (the 'revoked' answers replace the 'good' ones in the revocation's
+      transaction).
+    - :meth:`respond` (blocking, for a worker thread): every request, signing when it
+      must.
+    """
 
     MALFORMED = error_response(x509_ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
     UNAUTHORIZED = error_response(x509_ocsp.OCSPResponseStatus.UNAUTHORIZED)
@@ -403,6 +430,7 @@ class OcspService:
         self._lock = threading.Lock()
         self._by_key: dict[tuple[str, bytes], _KnownCA] = {}
         self._loaded_at = 0.0
+        self._stored = ctx.db.point_reader(_STORED_ANSWER)
 
     def _reload(self) -> None:
         by_key: dict[tuple[str, bytes], _KnownCA] = {}
@@ -430,6 +458,42 @@ class OcspService:
     def invalidate(self) -> None:
         with self._lock:
             self._loaded_at = 0.0
+
+    def now(self) -> dt.datetime:
+        return self._ctx.clock.now()
+
+    async def stored_answer(self, request_der: bytes) -> OcspAnswer | None:
+        """The stored answer to ``request_der`` if one is current, else None: the caller
+        then runs :meth:`respond` (in a thread), which also answers malformed,
+        unauthorized, nonce and other-hash requests, and signs what is missing.
+
+        Never blocks on anything but the one read: the CA map is used only while fresh
+        and is reloaded by :meth:`respond`, never here.
+        """
+        try:
+            query = parse_request(request_der)
+        except ProtocolError:
+            return None
+        if query.nonce is not None or query.hash_alg not in PRESIGNED_ALGS:
+            return None  # RFC 9654: a nonce is echoed, so the answer is signed now
+        if time.monotonic() - self._loaded_at > self._ttl:
+            return None
+        known = self._by_key.get((query.hash_alg, query.issuer_key_hash))
+        if known is None or known.name_hash != query.issuer_name_hash:
+            return None
+        try:
+            row = await self._stored.fetch(
+                ca_id=known.id, serial=format_serial(query.serial), hash_alg=query.hash_alg
+            )
+        except Exception:  # the slow path reports database failures; don't fail here
+            log.warning("OCSP stored-answer read failed; answering on the slow path", exc_info=True)
+            return None
+        if row is None:
+            return None
+        der, this_update, next_update = row
+        if next_update <= self._ctx.clock.now():
+            return None  # expired: respond() signs a fresh one and stores it
+        return OcspAnswer(der, this_update, next_update)
 
     def respond(self, request_der: bytes) -> OcspAnswer:
         try:

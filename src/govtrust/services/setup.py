@@ -17,6 +17,7 @@ from govtrust.errors import AlreadyExists, InputError
 from govtrust.services.authorities import create_intermediate, create_root
 from govtrust.services.certificates import issue
 from govtrust.services.context import Actor, Context
+from govtrust.services.credentials import create_credential, register_credential
 from govtrust.services.tokens import create_token
 
 __all__ = ["InitReport", "init_home", "seed_demo"]
@@ -50,6 +51,23 @@ refresh_before_hours = 8
 
 [scheduler]
 interval_seconds = 60
+
+[tsa]
+# The RFC 3161 timestamp authority (POST /tsa). The policy OID below is an illustrative
+# demo arc: use your own TSA policy's OID. Accuracy: genTime is within this of UTC.
+policy = "1.3.6.1.4.1.58995.1.1"
+accuracy_seconds = 1
+accuracy_millis = 0
+# The signing credential (profile "tsa") that signs tokens: govtrust credential create
+credential = "tsa"
+
+[ledger]
+# The transparency log's C2SP checkpoint origin line (and log key name). Empty: the
+# public base URL without its scheme, plus "/ledger". Fixed once the log exists.
+origin = ""
+# One signed checkpoint per batch: every interval, or every batch_max_size entries.
+batch_interval_seconds = 1
+batch_max_size = 10000
 
 # [pkcs11]
 # module = "/usr/lib/softhsm/libsofthsm2.so"
@@ -95,6 +113,7 @@ def init_home(
     if config.exists():
         raise AlreadyExists(f"{home} is already initialised ({config} exists)")
     home.mkdir(parents=True, exist_ok=True)
+    home.chmod(0o700)  # the database holds subjects and the audit trail: owner only
     url = base_url or environ.get("GOVTRUST_PUBLIC_URL") or "http://127.0.0.1:8000"
     config.write_text(
         CONFIG_TEMPLATE.format(
@@ -195,3 +214,11 @@ def seed_demo(ctx: Context, country: str, actor: Actor, report: InitReport) -> N
     ]
     for ca, profile, subject, sans in samples:
         report.certificates.append(_issue_with_key(ctx, ca, profile, subject, actor, sans))
+    # Signing credentials: the sample officials' and seals' keys are in custody, so they
+    # become credentials by name; the TSA gets its own key and 'tsa' certificate.
+    issued = report.certificates[-len(samples) :]
+    names = ("amina-haddad", "omar-khalil", "ministry-of-finance", "civil-registry-agency")
+    for name, serial in zip(names, issued, strict=False):
+        register_credential(ctx, name, serial, actor)
+    tsa_subject = f"CN={c} Government Time-Stamping Authority,O={gov},C={c}"
+    create_credential(ctx, "tsa", "people", "tsa", tsa_subject, actor)

@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 from govtrust.store.engine import Database, upgrade
+from govtrust.store.ledger_models import (
+    LedgerCheckpointRow,
+    LedgerCosignatureRow,
+    LedgerEntryRow,
+    LedgerLogRow,
+    LedgerPartialTileRow,
+    LedgerSearchRow,
+    LedgerTileRow,
+)
 from govtrust.store.models import (
     ApiToken,
     AuditEventRow,
@@ -11,6 +20,8 @@ from govtrust.store.models import (
     CertificateRow,
     OcspResponseRow,
 )
+from govtrust.store.signing_models import CredentialRow, CredentialTokenRow, TsaTokenRow
+from govtrust.store.witness_models import WitnessKeyRow, WitnessLogRow, WitnessPeerRow
 
 __all__ = [
     "ApiToken",
@@ -18,7 +29,20 @@ __all__ = [
     "Base",
     "CertificateAuthority",
     "CertificateRow",
+    "CredentialRow",
+    "CredentialTokenRow",
     "Database",
+    "LedgerCheckpointRow",
+    "LedgerCosignatureRow",
+    "LedgerEntryRow",
+    "LedgerLogRow",
+    "LedgerPartialTileRow",
+    "LedgerSearchRow",
+    "LedgerTileRow",
     "OcspResponseRow",
+    "TsaTokenRow",
+    "WitnessKeyRow",
+    "WitnessLogRow",
+    "WitnessPeerRow",
     "upgrade",
 ]

@@ -112,7 +112,9 @@ class CertificateRow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (
-        Index("ix_certificate_ca_status", "ca_id", "status"),
+        # Covering for CRL generation (migration 0005); its (ca_id, status) prefix serves
+        # the look-ups by CA and status.
+        Index("ix_certificate_crl", "ca_id", "status", "crl_entry"),
         Index("ix_certificate_not_after", "not_after"),
         Index("ix_certificate_profile", "profile"),
     )

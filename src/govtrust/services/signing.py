@@ -1,0 +1,558 @@
+"""Signing documents with a credential held by govtrust, and augmenting signatures.
+
+One use case per action, shared by ``govtrust sign``/``augment``, ``POST /sign`` and the
+batch API:
+
+* :class:`SigningSession`: one credential, one set of options, many documents (a batch
+  reuses the key, the TSA and the B-LT validation data);
+* :func:`sign_document`, :func:`sign_files` (ASiC-E), :func:`sign_digest` (remote
+  signing of a hash), :func:`augment_document`.
+
+What the signing domain package needs comes from here: the credential
+(``services.credentials.get_credential``, which refuses a revoked or expired one), the
+timestamp authority (this instance's TSA in-process, through the same code path and
+audit trail as ``POST /tsa``, or another TSA over HTTP when a URL is given), the
+revocation data (this instance's OCSP service in-process, CRLs from storage: never the
+network) and the trust anchors (this instance's roots).
+
+Every signature made is recorded in the audit trail (``sign.create``, object type
+``signature``, the object's hash being that of the signature itself: the CMS, the
+canonical ``ds:Signature``, or the PDF signature's CMS) in its own transaction, and so
+reaches the transparency ledger. The record holds the credential, format, level and
+the document's hash: never the document, nor the signer's name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import PurePath
+from typing import Any
+
+import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509 import ocsp
+from sqlalchemy import select
+
+from govtrust.errors import (
+    CredentialUnusable,
+    Forbidden,
+    InputError,
+    MalformedDocument,
+    TimestampError,
+)
+from govtrust.services import audit
+from govtrust.services.context import Actor, Context
+from govtrust.services.credentials import (
+    Credential,
+    bound_credential,
+    get_credential,
+    trusted_roots,
+)
+from govtrust.services.revocation import OcspService
+from govtrust.services.tsa import MEDIA_QUERY, MEDIA_REPLY, TsaService
+from govtrust.signing.api import (
+    SignedDocument,
+    SigningIdentity,
+    SigningServices,
+    TimestampTransport,
+)
+from govtrust.signing.asic import SIGNATURE_KINDS, augment_asic, read_container, sign_asic
+from govtrust.signing.cades import CadesSigner, augment_cms, digest_of
+from govtrust.signing.levels import Level, SignatureFormat, default_format
+from govtrust.signing.pades import PadesSigner, VisibleStamp
+from govtrust.signing.pades.augment import augment_pdf
+from govtrust.signing.xades import augment_xml, sign_xml
+from govtrust.store.models import CertificateAuthority
+
+__all__ = [
+    "SIGNING_PROFILES",
+    "InProcessRevocation",
+    "Level",
+    "SignatureFormat",
+    "SignatureResult",
+    "SigningOptions",
+    "SigningSession",
+    "augment_document",
+    "authorize_remote",
+    "default_format",
+    "http_transport",
+    "output_name",
+    "sign_digest",
+    "sign_document",
+    "sign_files",
+]
+
+SIGNING_PROFILES = ("official", "seal")
+"""Credentials that sign documents: an official's signature or an agency's seal (the
+``tsa`` credential signs timestamps only)."""
+
+_CHECK_SECONDS = 60.0
+"""A session re-reads its credential's status this often: a credential revoked during
+a long batch stops signing within a minute."""
+
+_MAX_TSA_REPLY = 1 << 20
+_OBJECT_ID_MAX = 128  # audit_event.object_id (a "sha512:..." hash is 135 characters)
+
+
+@dataclass(frozen=True)
+class SigningOptions:
+    """How to sign: ``format`` None means by file type (:func:`default_format`);
+    ``asic_signature`` is ``xades`` or ``cades``; ``tsa_url`` None means this
+    instance's TSA, in-process."""
+
+    format: SignatureFormat | None = None
+    level: Level = Level.B_B
+    visible_stamp: bool = False
+    asic_signature: str = "xades"
+    tsa_url: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.asic_signature not in SIGNATURE_KINDS:
+            raise InputError(
+                f"the ASiC signature is one of {', '.join(SIGNATURE_KINDS)}, "
+                f"not {self.asic_signature!r}"
+            )
+        if self.tsa_url is not None and not self.tsa_url.startswith(("http://", "https://")):
+            raise InputError(f"the TSA URL must be http(s): {self.tsa_url!r}")
+
+
+@dataclass(frozen=True)
+class SignatureResult:
+    """A signature made (or augmented) by the service: ``document`` holds the output
+    bytes, ``filename`` the suggested output name, ``document_hash`` the signed input's
+    hash as ``alg:hex``."""
+
+    document: SignedDocument
+    credential: str | None
+    filename: str
+    document_hash: str
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.document.produced).hexdigest()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "filename": self.filename,
+            "format": self.document.format.value,
+            "level": self.document.level.value,
+            "credential": self.credential,
+            "media_type": self.document.media_type,
+            "document_hash": self.document_hash,
+            "signature_sha256": self.sha256,
+            "size": len(self.document.data),
+        }
+
+
+# ---- what the signing package needs ---------------------------------------------------
+
+
+class InProcessRevocation:
+    """B-LT revocation data from this instance's own CA: OCSP answers from the OCSP
+    service (pre-signed responses, RFC 6960 / RFC 5019), CRLs from storage."""
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+        self._ocsp = OcspService(ctx)
+
+    def ocsp(self, cert: x509.Certificate, issuer: x509.Certificate) -> bytes | None:
+        request = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, hashes.SHA256()).build()
+        answer = self._ocsp.respond(request.public_bytes(serialization.Encoding.DER))
+        return answer.der if answer.cacheable else None
+
+    def crl(self, issuer: x509.Certificate) -> bytes | None:
+        wanted = issuer.public_bytes(serialization.Encoding.DER)
+        with self._ctx.db.read() as session:
+            for der, crl in session.execute(
+                select(CertificateAuthority.cert_der, CertificateAuthority.crl_der)
+            ).all():
+                if der == wanted:
+                    return bytes(crl) if crl else None
+        return None
+
+
+def _ca_certificates(ctx: Context) -> list[x509.Certificate]:
+    with ctx.db.read() as session:
+        ders = session.scalars(select(CertificateAuthority.cert_der)).all()
+    return [x509.load_der_x509_certificate(d) for d in ders]
+
+
+def http_transport(
+    url: str, client: httpx.Client | None = None, timeout: float = 30.0
+) -> TimestampTransport:
+    """POST TimeStampReqs to the TSA at ``url`` (RFC 3161 §3.4); ``client`` is injected
+    by tests and callers with their own transport."""
+
+    def send(query: bytes) -> bytes:
+        own = client is None
+        http = client or httpx.Client(timeout=timeout, follow_redirects=False)
+        try:
+            response = http.post(url, content=query, headers={"Content-Type": MEDIA_QUERY})
+        except httpx.HTTPError as exc:
+            raise TimestampError(f"cannot reach the TSA at {url}: {type(exc).__name__}") from None
+        finally:
+            if own:
+                http.close()
+        media = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media != MEDIA_REPLY or len(response.content) > _MAX_TSA_REPLY:
+            raise TimestampError(
+                f"the TSA at {url} answered HTTP {response.status_code} with "
+                f"{media or 'no content type'}, not {MEDIA_REPLY}"
+            )
+        return response.content
+
+    return send
+
+
+def _services(
+    ctx: Context, actor: Actor, tsa_url: str | None, client: httpx.Client | None
+) -> SigningServices:
+    if tsa_url is not None:
+        transport = http_transport(tsa_url, client)
+    else:
+        tsa = TsaService(ctx)
+
+        def transport(query: bytes) -> bytes:
+            return tsa.respond(query, actor=actor)
+
+    return SigningServices(
+        clock=ctx.clock,
+        timestamps=transport,
+        revocation=InProcessRevocation(ctx),
+        trust_roots=tuple(trusted_roots(ctx)),
+        intermediates=tuple(_ca_certificates(ctx)),
+    )
+
+
+def _signing_credential(ctx: Context, name: str) -> Credential:
+    credential = get_credential(ctx, name)  # CredentialUnusable: revoked, expired...
+    if credential.profile not in SIGNING_PROFILES:
+        raise CredentialUnusable(
+            name,
+            "profile",
+            f"credential {name!r} has profile {credential.profile!r}: documents are signed "
+            f"with an {' or '.join(SIGNING_PROFILES)} credential",
+        )
+    return credential
+
+
+def authorize_remote(ctx: Context, actor: Actor, credential: str) -> None:
+    """Remote signing (``POST /sign``, the batch API) is done under an API token bound
+    to the credential (``govtrust credential bind-token``): a token signs with the one
+    credential it is bound to, whatever its role, and an unbound token signs with none.
+    Forbidden otherwise."""
+    token = actor.name.removeprefix("token:") if actor.name.startswith("token:") else None
+    bound = bound_credential(ctx, token) if token else None
+    if bound is None:
+        raise Forbidden(
+            "this API token is not bound to a signing credential "
+            "(an administrator binds it: govtrust credential bind-token CREDENTIAL TOKEN)"
+        )
+    if bound != credential:
+        raise Forbidden(f"this API token may sign with the credential {bound!r} only")
+
+
+# ---- names and hashes -------------------------------------------------------------------
+
+
+def output_name(filename: str, fmt: SignatureFormat) -> str:
+    """Where a signature of ``filename`` goes by default: ``x.pdf`` → ``x-signed.pdf``,
+    ``x.xml`` → ``x-signed.xml``, any file → ``FILE.p7s`` (CAdES) or ``FILE.asice``."""
+    path = PurePath(filename)
+    if fmt is SignatureFormat.PADES:
+        return str(path.with_name(f"{path.stem}-signed{path.suffix or '.pdf'}"))
+    if fmt is SignatureFormat.XADES:
+        return str(path.with_name(f"{path.stem}-signed{path.suffix or '.xml'}"))
+    if fmt is SignatureFormat.ASIC_E:
+        return str(path.with_name(f"{path.name}.asice"))
+    return str(path.with_name(f"{path.name}.p7s"))
+
+
+def _record(
+    ctx: Context,
+    actor: Actor,
+    action: str,
+    result: SignatureResult,
+    extra: dict[str, str | int | bool] | None = None,
+) -> None:
+    details: dict[str, str | int | bool] = {
+        "format": result.document.format.value,
+        "level": result.document.level.value,
+        "document_hash": result.document_hash,
+    }
+    if result.credential is not None:
+        details["credential"] = result.credential
+    alg, _, value = result.document_hash.partition(":")
+    if alg == "sha256":
+        details["document_sha256"] = value
+    details.update(extra or {})
+    with ctx.db.write() as session:
+        audit.record(
+            session,
+            ctx,
+            actor,
+            action,
+            "signature",
+            result.document_hash[:_OBJECT_ID_MAX],  # the full hash is in the details
+            result.document.produced,
+            details,
+        )
+
+
+# ---- signing ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Loaded:
+    credential: Credential
+    at: float
+    signers: dict[tuple[str, str], Any] = field(default_factory=dict)
+
+
+class SigningSession:
+    """Signs many documents with one credential and one set of options.
+
+    The credential is loaded (and its status checked) when the session starts and again
+    every :data:`_CHECK_SECONDS`; the format signers (which reuse the TSA's certificate
+    chain and the B-LT validation data between documents) live as long as the session.
+    Safe to use from one thread at a time.
+    """
+
+    def __init__(
+        self,
+        ctx: Context,
+        credential: str,
+        actor: Actor,
+        options: SigningOptions | None = None,
+        *,
+        http: httpx.Client | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.name = credential
+        self.actor = actor
+        self.options = options or SigningOptions()
+        self._services = _services(ctx, actor, self.options.tsa_url, http)
+        self._lock = threading.Lock()
+        self._loaded = _Loaded(_signing_credential(ctx, credential), time.monotonic())
+
+    @property
+    def credential(self) -> Credential:
+        loaded = self._loaded
+        if time.monotonic() - loaded.at > _CHECK_SECONDS:
+            loaded = _Loaded(_signing_credential(self.ctx, self.name), time.monotonic())
+            self._loaded = loaded
+        return loaded.credential
+
+    def _identity(self) -> SigningIdentity:
+        credential = self.credential
+        return SigningIdentity(credential.certificate, credential.chain, credential.signer)
+
+    def _signer(self, kind: str, level: Level, make: Callable[[], Any]) -> Any:
+        identity = self._identity()  # refreshes the credential when due
+        key = (kind, level.value)
+        signers = self._loaded.signers
+        if key not in signers or signers[key].identity != identity:
+            signers[key] = make()
+        return signers[key]
+
+    def format_for(self, filename: str) -> SignatureFormat:
+        return self.options.format or default_format(filename)
+
+    def sign(self, data: bytes, filename: str) -> SignatureResult:
+        """Sign one file (``filename`` picks the default format and the output name)."""
+        with self._lock:
+            fmt = self.format_for(filename)
+            level = self.options.level
+            document = self._sign(data, filename, fmt, level)
+        result = SignatureResult(
+            document,
+            self.name,
+            output_name(filename, fmt),
+            "sha256:" + hashlib.sha256(data).hexdigest(),
+        )
+        _record(self.ctx, self.actor, "sign.create", result)
+        return result
+
+    def _sign(
+        self, data: bytes, filename: str, fmt: SignatureFormat, level: Level
+    ) -> SignedDocument:
+        services = self._services
+        if fmt is SignatureFormat.PADES:
+            pades: PadesSigner = self._signer(
+                "pades", level, lambda: PadesSigner(self._identity(), level, services)
+            )
+            stamp = (
+                VisibleStamp(_display_name(pades.identity.certificate))
+                if self.options.visible_stamp
+                else None
+            )
+            return pades.sign(data, stamp=stamp)
+        if fmt is SignatureFormat.CADES:
+            cades: CadesSigner = self._signer(
+                "cades", level, lambda: CadesSigner(self._identity(), level, services)
+            )
+            return cades.sign(data)
+        if fmt is SignatureFormat.XADES:
+            return sign_xml(data, self._identity(), level, services)
+        return sign_asic(
+            [(PurePath(filename).name, data)],
+            self._identity(),
+            level,
+            services,
+            signature=self.options.asic_signature,
+        )
+
+    def sign_files(
+        self, files: Sequence[tuple[str, bytes]], container_name: str
+    ) -> SignatureResult:
+        """An ASiC-E container of several files under one signature."""
+        with self._lock:
+            document = sign_asic(
+                files,
+                self._identity(),
+                self.options.level,
+                self._services,
+                signature=self.options.asic_signature,
+            )
+        manifest = hashlib.sha256()
+        for name, data in sorted(files):
+            manifest.update(hashlib.sha256(name.encode()).digest() + hashlib.sha256(data).digest())
+        result = SignatureResult(
+            document, self.name, container_name, "sha256:" + manifest.hexdigest()
+        )
+        _record(self.ctx, self.actor, "sign.create", result, {"files": len(files)})
+        return result
+
+    def sign_digest(self, digest: bytes, hash_name: str, fmt: SignatureFormat) -> SignatureResult:
+        """Remote signing of a hash: a detached CAdES signature (``fmt`` CADES), or the
+        CMS for a PDF's byte-range digest (``fmt`` PADES), for the integrator to embed."""
+        if fmt not in (SignatureFormat.CADES, SignatureFormat.PADES):
+            raise InputError("only CAdES and PAdES signatures can be made from a hash")
+        level = self.options.level
+        with self._lock:
+            cades: CadesSigner = self._signer(
+                "cades", level, lambda: CadesSigner(self._identity(), level, self._services)
+            )
+            document = cades.sign_digest(digest, hash_name, pades=fmt is SignatureFormat.PADES)
+        name = "document.pdf.p7s" if fmt is SignatureFormat.PADES else "document.p7s"
+        result = SignatureResult(document, self.name, name, f"{hash_name}:{digest.hex()}")
+        _record(self.ctx, self.actor, "sign.create", result, {"hash_only": True})
+        return result
+
+
+def _display_name(cert: x509.Certificate) -> str:
+    """The name a visible stamp shows: the subject's common name."""
+    names = cert.subject.get_attributes_for_oid(x509.oid.NameOID.COMMON_NAME)
+    return str(names[0].value) if names else cert.subject.rfc4514_string()
+
+
+def sign_document(
+    ctx: Context,
+    data: bytes,
+    filename: str,
+    credential: str,
+    actor: Actor,
+    options: SigningOptions | None = None,
+    *,
+    http: httpx.Client | None = None,
+) -> SignatureResult:
+    """Sign one document with ``credential``."""
+    return SigningSession(ctx, credential, actor, options, http=http).sign(data, filename)
+
+
+def sign_files(
+    ctx: Context,
+    files: Sequence[tuple[str, bytes]],
+    container_name: str,
+    credential: str,
+    actor: Actor,
+    options: SigningOptions | None = None,
+) -> SignatureResult:
+    """One ASiC-E container of ``files`` (name, bytes)."""
+    return SigningSession(ctx, credential, actor, options).sign_files(files, container_name)
+
+
+def sign_digest(
+    ctx: Context,
+    digest: bytes,
+    hash_name: str,
+    credential: str,
+    actor: Actor,
+    fmt: SignatureFormat,
+    options: SigningOptions | None = None,
+) -> SignatureResult:
+    """Sign a document known only by its hash (remote signing)."""
+    return SigningSession(ctx, credential, actor, options).sign_digest(digest, hash_name, fmt)
+
+
+# ---- augmenting --------------------------------------------------------------------------
+
+
+def _detect(data: bytes, filename: str) -> SignatureFormat:
+    head = data[:1024].lstrip()
+    if head.startswith(b"%PDF-"):
+        return SignatureFormat.PADES
+    if data.startswith(b"PK\x03\x04"):
+        return SignatureFormat.ASIC_E
+    if head.startswith(b"<"):
+        return SignatureFormat.XADES
+    if head[:1] == b"\x30" or PurePath(filename).suffix.lower() in (".p7s", ".p7m"):
+        return SignatureFormat.CADES
+    raise MalformedDocument("unknown", f"{filename}: not a PDF, XML, CMS or ASiC file")
+
+
+def augment_document(
+    ctx: Context,
+    data: bytes,
+    filename: str,
+    level: Level,
+    actor: Actor,
+    *,
+    content: bytes | None = None,
+    tsa_url: str | None = None,
+    http: httpx.Client | None = None,
+) -> SignatureResult:
+    """Bring the signature(s) of a signed file up to ``level`` (B-T, B-LT or B-LTA);
+    asked for B-LTA again, a B-LTA file gets a new archive/document timestamp.
+
+    ``content`` is the signed content of a detached ``.p7s`` (its archive time-stamp
+    covers the content's hash). No credential is used: augmenting adds timestamps and
+    validation data, never a new signature.
+    """
+    if level is Level.B_B:
+        raise InputError("augmenting adds B-T, B-LT or B-LTA; B-B is where signing starts")
+    services = _services(ctx, actor, tsa_url, http)
+    fmt = _detect(data, filename)
+    if fmt is SignatureFormat.PADES:
+        document = augment_pdf(data, level, services)
+        signed_hash = "sha256:" + hashlib.sha256(data).hexdigest()
+    elif fmt is SignatureFormat.ASIC_E:
+        read_container(data)  # MalformedDocument before any TSA call
+        document = augment_asic(data, level, services)
+        signed_hash = "sha256:" + hashlib.sha256(data).hexdigest()
+    elif fmt is SignatureFormat.XADES:
+        document = augment_xml(data, level, services)
+        signed_hash = "sha256:" + hashlib.sha256(data).hexdigest()
+    else:
+        cms = augment_cms(
+            data, level, services, digest_of(content) if content is not None else None
+        )
+        document = SignedDocument(
+            data=cms,
+            produced=cms,
+            format=SignatureFormat.CADES,
+            level=level,
+            media_type="application/pkcs7-signature",
+            suffix=".p7s",
+        )
+        signed_hash = (
+            "sha256:" + hashlib.sha256(content if content is not None else data).hexdigest()
+        )
+    result = SignatureResult(document, None, filename, signed_hash)
+    _record(ctx, actor, "sign.augment", result)
+    return result

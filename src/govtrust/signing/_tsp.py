@@ -1,0 +1,73 @@
+"""Timestamps for signatures: pyHanko's ``TimeStamper`` over an injected transport.
+
+pyHanko asks a :class:`~pyhanko.sign.timestamps.TimeStamper` for tokens (the PAdES and
+CAdES signature timestamp, the PAdES document timestamp). :class:`TransportTimeStamper`
+sends pyHanko's own ``TimeStampReq`` through a :data:`TimestampTransport` (this
+instance's TSA in-process, or any TSA over HTTP) and checks the reply as RFC 3161
+§2.4.2 asks a requester to (``govtrust.tsa.check_reply``: status, imprint, nonce, the
+token's signature) before pyHanko embeds it.
+
+:func:`timestamp_token` does the same for the formats pyHanko does not build (the
+XAdES time-stamps, the CAdES archive-time-stamp-v3).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from asn1crypto import tsp
+from pyhanko.sign.timestamps.api import TimeStamper
+
+from govtrust.errors import SigningFailed, TimestampError
+from govtrust.signing.api import TimestampTransport
+from govtrust.tsa import HASHES, TimestampQuery, build_query, check_reply
+
+__all__ = ["TransportTimeStamper", "timestamp_token"]
+
+
+def _query_of(request: Any) -> TimestampQuery:
+    imprint = request["message_imprint"]
+    policy = request["req_policy"]
+    return TimestampQuery(
+        hash_name=imprint["hash_algorithm"]["algorithm"].native,
+        imprint=bytes(imprint["hashed_message"].native),
+        nonce=request["nonce"].native,
+        cert_req=bool(request["cert_req"].native),
+        policy=policy.dotted if policy.native is not None else None,
+    )
+
+
+def _exchange(transport: TimestampTransport, query_der: bytes, query: TimestampQuery) -> bytes:
+    """The checked DER TimeStampResp, or SigningFailed saying why there is none."""
+    try:
+        reply = transport(query_der)
+        check_reply(reply, query)
+    except TimestampError as exc:
+        raise SigningFailed("timestamp", f"no signature timestamp: {exc}") from None
+    return reply
+
+
+class TransportTimeStamper(TimeStamper):
+    """pyHanko's TimeStamper, answered through ``transport`` and checked."""
+
+    def __init__(self, transport: TimestampTransport) -> None:
+        super().__init__(include_nonce=True)  # type: ignore[no-untyped-call]
+        self._transport = transport
+
+    async def async_request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
+        query = _query_of(req)
+        der = bytes(req.dump())
+        # The transport blocks (a database transaction, an HTTP round trip): the event
+        # loop is the private one of one signing operation, with nothing else to run.
+        reply = _exchange(self._transport, der, query)
+        return tsp.TimeStampResp.load(reply)
+
+
+def timestamp_token(transport: TimestampTransport, data: bytes, hash_name: str = "sha256") -> bytes:
+    """A checked RFC 3161 token (DER ContentInfo of a SignedData over a TSTInfo) whose
+    message imprint is ``hash_name(data)``."""
+    if hash_name not in HASHES:
+        raise SigningFailed("timestamp", f"unsupported timestamp hash {hash_name}")
+    query_der, query = build_query(data, hash_name, cert_req=True)
+    reply = _exchange(transport, query_der, query)
+    return bytes(tsp.TimeStampResp.load(reply)["time_stamp_token"].dump())
