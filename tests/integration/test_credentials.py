@@ -103,7 +103,9 @@ def test_create_official_and_sign(ctx: Context) -> None:
     public.verify(signature, b"an official decision", ec.ECDSA(hashes.SHA256()))
     # Audited, in the same transaction as the credential row.
     _, event = audit.list_events(ctx, action="credential.create", limit=1)[0]
-    assert event.object_id == "layla-nasser" and event.actor == ADMIN.name
+    # A natural person's credential goes to the public ledger by serial, not by name.
+    assert event.object_id == info.serial and event.actor == ADMIN.name
+    assert "layla" not in event.canonical().decode().lower()
     assert dict(event.details) == {
         "profile": "official",
         "certificate_serial": info.serial,

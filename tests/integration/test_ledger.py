@@ -442,11 +442,6 @@ def test_entries_about_natural_persons_carry_no_personal_data(ctx: Context) -> N
     assert ledger_svc.search(ctx, subject=org["details"]["subject"].upper())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug outside the ledger: services/credentials.py records credential.create with "
-    "the credential's name (a slug of the official's name, e.g. 'amina-haddad') as object id",
-)
 def test_no_audit_action_names_a_natural_person(ctx: Context) -> None:
     ledger_svc.sequence(ctx)
     names = _person_names(ctx)

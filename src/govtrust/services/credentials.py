@@ -350,13 +350,16 @@ def _store(
             created_by=actor.name,
         )
         session.add(row)
+        # The record goes to the public ledger: a natural person's credential is named
+        # there by its certificate serial, never by its name (usually the person's).
+        natural = ctx.profiles.get(profile).spec.natural_person
         audit.record(
             session,
             ctx,
             actor,
             "credential.create",
             "credential",
-            name,
+            cert_row.serial if natural else name,
             cert_row.der,
             {
                 "profile": profile,
