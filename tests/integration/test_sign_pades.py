@@ -191,6 +191,18 @@ def test_every_signature_is_in_the_audit_trail(ctx: Context) -> None:
     assert "Ministry of Finance" not in text and "Amina" not in text
 
 
+def test_an_officials_signature_is_recorded_without_her_name(ctx: Context) -> None:
+    """The audit trail feeds the public ledger: an official's credential appears there
+    by its certificate's serial number, never by its name (usually the person's)."""
+    _sign(ctx, Level.B_B, credential="amina-haddad")
+    (_, event), *_ = audit.list_events(ctx, action="sign.create", limit=1)
+    serial = credentials.describe_credential(ctx, "amina-haddad").serial
+    assert event.details["credential_serial"] == serial
+    assert "credential" not in event.details
+    text = event.canonical().decode().lower()
+    assert "amina" not in text and "haddad" not in text
+
+
 def test_revoked_and_expired_credentials_are_refused(ctx: Context) -> None:
     serial = credentials.describe_credential(ctx, "omar-khalil").serial
     revocation.revoke(ctx, serial, RevocationReason.parse("superseded"), ADMIN)

@@ -24,6 +24,8 @@ _STATUS: list[tuple[type[errors.Error], int]] = [
     # A proof or note that does not check out is the caller's data, not our fault.
     (errors.ProofError, 400),
     (errors.NoteError, 400),
+    # A signature could not be completed for want of a service (TSA, revocation data).
+    (errors.SigningFailed, 503),
 ]
 
 

@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 from sqlalchemy import select
 
+from govtrust.ca.names import format_serial
 from govtrust.errors import (
     CredentialUnusable,
     Forbidden,
@@ -273,20 +274,30 @@ def output_name(filename: str, fmt: SignatureFormat) -> str:
     return str(path.with_name(f"{path.name}.p7s"))
 
 
+def _credential_details(ctx: Context, credential: Credential) -> dict[str, str | int | bool]:
+    """How the audit record (hence the public ledger) names the credential: a seal by
+    its name; a natural person's credential by its certificate's serial number only,
+    as its name is usually the person's (the same rule as ``credential.create``)."""
+    if ctx.profiles.get(credential.profile).spec.natural_person:
+        return {"credential_serial": format_serial(credential.certificate.serial_number)}
+    return {"credential": credential.name}
+
+
 def _record(
     ctx: Context,
     actor: Actor,
     action: str,
     result: SignatureResult,
     extra: dict[str, str | int | bool] | None = None,
+    *,
+    credential: dict[str, str | int | bool] | None = None,
 ) -> None:
     details: dict[str, str | int | bool] = {
         "format": result.document.format.value,
         "level": result.document.level.value,
         "document_hash": result.document_hash,
     }
-    if result.credential is not None:
-        details["credential"] = result.credential
+    details.update(credential or {})
     alg, _, value = result.document_hash.partition(":")
     if alg == "sha256":
         details["document_sha256"] = value
@@ -375,8 +386,11 @@ class SigningSession:
             output_name(filename, fmt),
             "sha256:" + hashlib.sha256(data).hexdigest(),
         )
-        _record(self.ctx, self.actor, "sign.create", result)
+        _record(self.ctx, self.actor, "sign.create", result, credential=self._audit_name())
         return result
+
+    def _audit_name(self) -> dict[str, str | int | bool]:
+        return _credential_details(self.ctx, self._loaded.credential)
 
     def _sign(
         self, data: bytes, filename: str, fmt: SignatureFormat, level: Level
@@ -425,7 +439,14 @@ class SigningSession:
         result = SignatureResult(
             document, self.name, container_name, "sha256:" + manifest.hexdigest()
         )
-        _record(self.ctx, self.actor, "sign.create", result, {"files": len(files)})
+        _record(
+            self.ctx,
+            self.actor,
+            "sign.create",
+            result,
+            {"files": len(files)},
+            credential=self._audit_name(),
+        )
         return result
 
     def sign_digest(self, digest: bytes, hash_name: str, fmt: SignatureFormat) -> SignatureResult:
@@ -441,7 +462,14 @@ class SigningSession:
             document = cades.sign_digest(digest, hash_name, pades=fmt is SignatureFormat.PADES)
         name = "document.pdf.p7s" if fmt is SignatureFormat.PADES else "document.p7s"
         result = SignatureResult(document, self.name, name, f"{hash_name}:{digest.hex()}")
-        _record(self.ctx, self.actor, "sign.create", result, {"hash_only": True})
+        _record(
+            self.ctx,
+            self.actor,
+            "sign.create",
+            result,
+            {"hash_only": True},
+            credential=self._audit_name(),
+        )
         return result
 
 

@@ -28,7 +28,8 @@ The token (RFC 3161 §2.4.2, RFC 5652 §5.1, §5.3):
   writes SHA-2 digest identifiers with NULL parameters, which RFC 5754 §2 requires
   verifiers to accept.
 - encapContentInfo: id-ct-TSTInfo, the DER TSTInfo.
-- certificates: the TSA certificate when the request had ``certReq`` true (§2.4.1).
+- certificates: the TSA certificate and its issuing CAs when the request had ``certReq``
+  true (§2.4.1).
 - one SignerInfo, version 1 (issuerAndSerialNumber), with signed attributes
   content-type (id-ct-TSTInfo), message-digest, and signing-certificate-v2 holding one
   ESSCertIDv2 (SHA-256 of the TSA certificate, the default hash, so left out of the DER,
@@ -141,7 +142,16 @@ class TimestampAuthority:
         self.digest_name = digest
         cert_der = certificate.public_bytes(serialization.Encoding.DER)
         cert = asn1_x509.Certificate.load(cert_der)
-        self._cert_der = cert_der
+        # certReq (RFC 3161 §2.4.1): the TSA certificate MUST be there, others MAY; the
+        # issuing CAs are added (not self-signed roots, which a verifier must already
+        # trust) so that a token, and a B-T signature holding it, validates on its own.
+        # SET OF in DER is sorted by encoding (X.690 §11.6).
+        extra = [
+            c.public_bytes(serialization.Encoding.DER)
+            for c in self.chain
+            if c.subject != c.issuer
+        ]
+        self._cert_der = b"".join(sorted([cert_der, *extra]))
         self._policy_der = der.oid(policy)
         accuracy_value = accuracy.to_asn1()
         self._accuracy_der = tsp.Accuracy(accuracy_value).dump() if accuracy_value else b""
