@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import IO
 
 from govtrust.errors import TamperError
-from govtrust.services import Context
+from govtrust.services import Context, ledger_witness
 from govtrust.services import ledger as ledger_svc
 from govtrust.services.revocation import refresh_ocsp
 
@@ -120,6 +120,9 @@ class Scheduler:
             return
         if report.appended:
             log.debug("ledger: %d entries appended, size %d", report.appended, report.size)
+        # Each new checkpoint goes to the configured witnesses (C2SP tlog-witness); the
+        # hook never raises and backs off a failing witness on its own.
+        ledger_witness.after_sequence(self._ctx, report)
 
     def _checked_self_check(self) -> None:
         try:

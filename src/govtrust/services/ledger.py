@@ -88,6 +88,7 @@ __all__ = [
     "VERIFIED_MARKER",
     "LogInfo",
     "SequenceReport",
+    "StoredCheckpointInfo",
     "TileData",
     "add_cosignature",
     "check",

@@ -147,9 +147,7 @@ class TimestampAuthority:
         # trust) so that a token, and a B-T signature holding it, validates on its own.
         # SET OF in DER is sorted by encoding (X.690 §11.6).
         extra = [
-            c.public_bytes(serialization.Encoding.DER)
-            for c in self.chain
-            if c.subject != c.issuer
+            c.public_bytes(serialization.Encoding.DER) for c in self.chain if c.subject != c.issuer
         ]
         self._cert_der = b"".join(sorted([cert_der, *extra]))
         self._policy_der = der.oid(policy)
