@@ -36,6 +36,9 @@ test: install system-deps lint typecheck
 
 bench: install system-deps
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/ledger_bench.py
+	$(BIN)/python bench/tsa_bench.py
+	$(BIN)/python bench/signing_bench.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
