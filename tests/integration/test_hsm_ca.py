@@ -20,28 +20,9 @@ from govtrust.config import load_settings
 from govtrust.crypto.keys import KeySpec
 from govtrust.crypto.pkcs11 import Pkcs11Signer
 from govtrust.services import Actor, Context, authorities, certificates, revocation
-from govtrust.services.setup import init_home
-from tests.conftest import make_env
-from tests.support.softhsm import SoftHSMToken, softhsm_token
 
 pytestmark = [pytest.mark.softhsm, pytest.mark.openssl]
 ADMIN = Actor("test:admin", "admin")
-
-
-@pytest.fixture
-def token(tmp_path: Path) -> Iterator[SoftHSMToken]:
-    with softhsm_token(tmp_path) as t:
-        yield t
-
-
-@pytest.fixture
-def hsm_env(tmp_path: Path, db_url: str, token: SoftHSMToken) -> dict[str, str]:
-    home = tmp_path / "home"
-    env = make_env(home, db_url)
-    init_home(home, env)
-    with (home / "govtrust.toml").open("a", encoding="utf-8") as f:
-        f.write(f'\n[pkcs11]\nmodule = "{token.module}"\ntoken_label = "{token.token_label}"\n')
-    return {**env, **token.env, "GOVTRUST_PKCS11_PIN": token.pin}
 
 
 @pytest.fixture

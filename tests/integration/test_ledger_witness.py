@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -49,7 +48,7 @@ from govtrust.services import Actor, Context, certificates
 from govtrust.services import ledger as ledger_svc
 from govtrust.services import ledger_witness as witness_svc
 from govtrust.services.setup import init_home
-from tests.conftest import LiveServer, free_port, make_env
+from tests.conftest import LiveServer, make_env, serve
 
 ADMIN = Actor("test:admin", "admin")
 runner = CliRunner()
@@ -71,32 +70,6 @@ class Country:
     @property
     def origin(self) -> str:
         return f"pki.gov.{self.code.lower()}/ledger"
-
-
-@contextmanager
-def serve(ctx: Context) -> Iterator[str]:
-    """uvicorn in a thread, as tests/conftest.py's ``live_server``."""
-    import uvicorn
-
-    from govtrust.api import create_app
-
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(ctx, scheduler=False), host="127.0.0.1", port=port, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture
