@@ -75,7 +75,7 @@ import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
+from typing import TYPE_CHECKING, Any, NoReturn, Self, TypeVar, cast
 
 import pkcs11
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -466,7 +466,26 @@ class Pkcs11Signer:
         raise HSMError(f"PKCS#11 key {self._ref.key_id} has an unsupported type")
 
 
-class _Pkcs11ECPrivateKey(ec.EllipticCurvePrivateKey):
+class _InToken:
+    """What every key handle of the token shares: the key cannot be exported, and a
+    copy is the same handle (the key itself is not in this process)."""
+
+    def private_bytes(
+        self,
+        encoding: serialization.Encoding,
+        format: serialization.PrivateFormat,
+        encryption_algorithm: serialization.KeySerializationEncryption,
+    ) -> bytes:
+        _no_export("private_bytes")
+
+    def __copy__(self) -> Self:
+        return self
+
+    def __deepcopy__(self, memo: dict[Any, Any]) -> Self:
+        return self
+
+
+class _Pkcs11ECPrivateKey(_InToken, ec.EllipticCurvePrivateKey):
     """ECDSA through raw ``CKM_ECDSA``: digest outside, DER ECDSA-Sig-Value (RFC 3279)."""
 
     def __init__(self, signer: Pkcs11Signer, public: ec.EllipticCurvePublicKey) -> None:
@@ -513,22 +532,8 @@ class _Pkcs11ECPrivateKey(ec.EllipticCurvePrivateKey):
     def private_numbers(self) -> ec.EllipticCurvePrivateNumbers:
         _no_export("private_numbers")
 
-    def private_bytes(
-        self,
-        encoding: serialization.Encoding,
-        format: serialization.PrivateFormat,
-        encryption_algorithm: serialization.KeySerializationEncryption,
-    ) -> bytes:
-        _no_export("private_bytes")
 
-    def __copy__(self) -> _Pkcs11ECPrivateKey:
-        return self
-
-    def __deepcopy__(self, memo: dict[Any, Any]) -> _Pkcs11ECPrivateKey:
-        return self
-
-
-class _Pkcs11RSAPrivateKey(rsa.RSAPrivateKey):
+class _Pkcs11RSAPrivateKey(_InToken, rsa.RSAPrivateKey):
     """RSA PKCS#1 v1.5 signatures (RFC 8017 §8.2) in the token."""
 
     def __init__(self, signer: Pkcs11Signer, public: rsa.RSAPublicKey) -> None:
@@ -571,22 +576,8 @@ class _Pkcs11RSAPrivateKey(rsa.RSAPrivateKey):
     def private_numbers(self) -> rsa.RSAPrivateNumbers:
         _no_export("private_numbers")
 
-    def private_bytes(
-        self,
-        encoding: serialization.Encoding,
-        format: serialization.PrivateFormat,
-        encryption_algorithm: serialization.KeySerializationEncryption,
-    ) -> bytes:
-        _no_export("private_bytes")
 
-    def __copy__(self) -> _Pkcs11RSAPrivateKey:
-        return self
-
-    def __deepcopy__(self, memo: dict[Any, Any]) -> _Pkcs11RSAPrivateKey:
-        return self
-
-
-class _Pkcs11Ed25519PrivateKey(ed25519.Ed25519PrivateKey):
+class _Pkcs11Ed25519PrivateKey(_InToken, ed25519.Ed25519PrivateKey):
     """Pure Ed25519 (RFC 8032) through ``CKM_EDDSA`` without parameters (PKCS#11 v3.0)."""
 
     def __init__(self, signer: Pkcs11Signer, public: ed25519.Ed25519PublicKey) -> None:
@@ -602,22 +593,8 @@ class _Pkcs11Ed25519PrivateKey(ed25519.Ed25519PrivateKey):
     def public_key(self) -> ed25519.Ed25519PublicKey:
         return self._public
 
-    def private_bytes(
-        self,
-        encoding: serialization.Encoding,
-        format: serialization.PrivateFormat,
-        encryption_algorithm: serialization.KeySerializationEncryption,
-    ) -> bytes:
-        _no_export("private_bytes")
-
     def private_bytes_raw(self) -> bytes:
         _no_export("private_bytes_raw")
-
-    def __copy__(self) -> _Pkcs11Ed25519PrivateKey:
-        return self
-
-    def __deepcopy__(self, memo: dict[Any, Any]) -> _Pkcs11Ed25519PrivateKey:
-        return self
 
 
 # --- reading keys from the token -------------------------------------------------------
