@@ -18,6 +18,7 @@ __all__ = [
     "CertIdHashes",
     "build_intermediate_ca",
     "build_root_ca",
+    "cert_id_hash",
     "cert_id_hashes",
     "sign_draft",
 ]
@@ -171,21 +172,23 @@ class CertIdHashes:
     key_sha256: str
 
 
-def cert_id_hashes(ca_cert: x509.Certificate) -> CertIdHashes:
-    name_der = ca_cert.subject.public_bytes()
+def cert_id_hash(ca_cert: x509.Certificate, algorithm: hashes.HashAlgorithm) -> tuple[bytes, bytes]:
+    """RFC 6960 §4.1.1: (issuerNameHash, issuerKeyHash) of a CA under ``algorithm`` — the
+    hash of the DER subject, and of the subjectPublicKey BIT STRING's value."""
     spki = ca_cert.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    info = asn1_keys.PublicKeyInfo.load(spki)
+    key_bits = bytes(asn1_keys.PublicKeyInfo.load(spki)["public_key"])
 
-    def digest(alg: hashes.HashAlgorithm, data: bytes) -> str:
-        h = hashes.Hash(alg)
+    def digest(data: bytes) -> bytes:
+        h = hashes.Hash(algorithm)
         h.update(data)
-        return h.finalize().hex()
+        return h.finalize()
 
-    return CertIdHashes(
-        name_sha1=digest(hashes.SHA1(), name_der),  # noqa: S303 - RFC 6960 CertID
-        key_sha1=bytes(info.sha1).hex(),
-        name_sha256=digest(hashes.SHA256(), name_der),
-        key_sha256=bytes(info.sha256).hex(),
-    )
+    return digest(ca_cert.subject.public_bytes()), digest(key_bits)
+
+
+def cert_id_hashes(ca_cert: x509.Certificate) -> CertIdHashes:
+    name_sha1, key_sha1 = cert_id_hash(ca_cert, hashes.SHA1())  # noqa: S303 - RFC 6960
+    name_sha256, key_sha256 = cert_id_hash(ca_cert, hashes.SHA256())
+    return CertIdHashes(name_sha1.hex(), key_sha1.hex(), name_sha256.hex(), key_sha256.hex())

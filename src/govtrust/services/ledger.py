@@ -33,7 +33,7 @@ import json
 import logging
 import random
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -295,7 +295,6 @@ _PENDING = "SELECT id, record FROM audit_event WHERE id > {p} ORDER BY id LIMIT 
 _PENDING_UPTO = (
     "SELECT id, record FROM audit_event WHERE id > {p} AND id <= {p} ORDER BY id LIMIT {p}"
 )
-_INSERT_ENTRY = "INSERT INTO ledger_entry (idx, audit_event_id, entry) VALUES ({p}, {p}, {p})"
 
 
 def _raw(conn: Connection, sql: str) -> tuple[Any, str]:
@@ -381,21 +380,31 @@ def _append_batch(ctx: Context, info: LogInfo, watermark: int | None) -> int:
         return len(rows)
 
 
-def _insert_entries(conn: Connection, entries: list[tuple[int, int, bytes]]) -> None:
+def _bulk_insert(
+    conn: Connection, table: str, columns: str, rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """Append rows the fastest way each engine has: PostgreSQL's COPY (psycopg
+    ``Cursor.copy``), SQLite's executemany on the driver cursor."""
+    if not rows:
+        return
     if conn.dialect.name == "postgresql":
-        # COPY is PostgreSQL's bulk path (psycopg ``Cursor.copy``).
         dbapi = conn.connection.dbapi_connection
         assert dbapi is not None
         with (
             dbapi.cursor() as cur,  # type: ignore[attr-defined]
-            cur.copy("COPY ledger_entry (idx, audit_event_id, entry) FROM STDIN") as copy,
+            cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
         ):
-            for row in entries:
+            for row in rows:
                 copy.write_row(row)
         return
-    cur, query = _raw(conn, _INSERT_ENTRY)
-    cur.executemany(query, entries)
+    marks = ", ".join("{p}" for _ in columns.split(","))
+    cur, query = _raw(conn, f"INSERT INTO {table} ({columns}) VALUES ({marks})")  # noqa: S608
+    cur.executemany(query, rows)
     cur.close()
+
+
+def _insert_entries(conn: Connection, entries: list[tuple[int, int, bytes]]) -> None:
+    _bulk_insert(conn, "ledger_entry", "idx, audit_event_id, entry", entries)
 
 
 def sequence(ctx: Context, *, max_batches: int | None = None, index: bool = True) -> SequenceReport:
@@ -687,21 +696,7 @@ def _by_key(conn: Connection, key: str, size: int, limit: int) -> list[tuple[int
 
 
 def _insert_search_keys(conn: Connection, keys: list[tuple[int, int]]) -> None:
-    if not keys:
-        return
-    if conn.dialect.name == "postgresql":
-        dbapi = conn.connection.dbapi_connection
-        assert dbapi is not None
-        with (
-            dbapi.cursor() as cur,  # type: ignore[attr-defined]
-            cur.copy("COPY ledger_search (key8, idx) FROM STDIN") as copy,
-        ):
-            for row in keys:
-                copy.write_row(row)
-        return
-    cur, query = _raw(conn, "INSERT INTO ledger_search (key8, idx) VALUES ({p}, {p})")
-    cur.executemany(query, keys)
-    cur.close()
+    _bulk_insert(conn, "ledger_search", "key8, idx", keys)
 
 
 _INDEX_STATE = "SELECT size, indexed_size FROM ledger_log WHERE id = 1"

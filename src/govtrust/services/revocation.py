@@ -11,10 +11,12 @@ import time
 from dataclasses import dataclass, field
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.x509 import ocsp as x509_ocsp
 from cryptography.x509.oid import NameOID
 from sqlalchemy import bindparam, delete, select
 
+from govtrust.ca.authority import cert_id_hash
 from govtrust.ca.crl import RevocationReason, build_crl, encode_entry
 from govtrust.ca.names import format_serial, parse_subject
 from govtrust.ca.ocsp import Responder, error_response, parse_request
@@ -575,27 +577,12 @@ class OcspService:
     def _respond_other_alg(
         self, alg: str, name_hash: bytes, key_hash: bytes, serial_int: int, nonce: bytes | None
     ) -> OcspAnswer:
-        from cryptography.hazmat.primitives import hashes
-
         algorithm = {"sha384": hashes.SHA384(), "sha512": hashes.SHA512()}[alg]
         ctx = self._ctx
         with ctx.db.read() as session:
             for ca_row in session.scalars(select(CertificateAuthority)).all():
                 cert = x509.load_der_x509_certificate(ca_row.cert_der)
-                h = hashes.Hash(algorithm)
-                h.update(cert.subject.public_bytes())
-                if h.finalize() != name_hash:
-                    continue
-                from asn1crypto import keys as asn1_keys
-                from cryptography.hazmat.primitives import serialization
-
-                spki = cert.public_key().public_bytes(
-                    serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-                )
-                bits = asn1_keys.PublicKeyInfo.load(spki)["public_key"].contents[1:]
-                h = hashes.Hash(algorithm)
-                h.update(bytes(bits))
-                if h.finalize() != key_hash:
+                if cert_id_hash(cert, algorithm) != (name_hash, key_hash):
                     continue
                 responder = responder_for(ctx, session, ca_row)
                 if responder is None:
