@@ -117,6 +117,8 @@ class Settings:
     ledger: LedgerSettings = field(default_factory=LedgerSettings)
     scheduler_interval_seconds: int = 60
     profiles: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: Raw tables of the sections in ``_OWNED`` other than [profiles], by section name.
+    owned: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -126,6 +128,14 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    def section(self, name: str) -> Mapping[str, Any]:
+        """The raw table of a section validated by its owner ([verify], [trustlist],
+        [portal]); empty when the file has none. The owner raises ConfigError for keys
+        it does not know."""
+        if name not in _OWNED or name == "profiles":
+            raise KeyError(name)
+        return self.owned.get(name, {})
 
     def key_passphrase(self) -> bytes:
         """The software-key passphrase; raises PassphraseMissing without echoing anything."""
@@ -178,7 +188,14 @@ _SECTIONS: dict[str, set[str]] = {
     "ledger": {"origin", "batch_interval_seconds", "batch_max_size"},
     "tsa": {"policy", "accuracy_seconds", "accuracy_millis", "credential", "max_request_bytes"},
     "profiles": set(),  # validated by govtrust.ca.profiles
+    # Validated by the module that owns each (see Settings.section):
+    "verify": set(),  # govtrust.services.verify
+    "trustlist": set(),  # govtrust.services.trustlists
+    "portal": set(),  # govtrust.portal
 }
+
+#: Sections whose keys the owning module checks (Settings.section hands them over raw).
+_OWNED = frozenset({"profiles", "verify", "trustlist", "portal"})
 
 
 def _check_keys(data: Mapping[str, Any], path: Path) -> None:
@@ -188,7 +205,7 @@ def _check_keys(data: Mapping[str, Any], path: Path) -> None:
         if not isinstance(value, dict):
             raise ConfigError(f"{path}: [{section}] must be a table")
         allowed = _SECTIONS[section]
-        if section == "profiles":
+        if section in _OWNED:
             continue
         for key in value:
             if key not in allowed:
@@ -317,5 +334,6 @@ def load_settings(environ: Mapping[str, str] | None = None, home: Path | None = 
         ),
         tsa=_tsa(data.get("tsa", {}), f"{path} [tsa]"),
         profiles=data.get("profiles", {}),
+        owned={k: data[k] for k in _OWNED if k != "profiles" and k in data},
         environ=env,
     )

@@ -9,7 +9,8 @@ their own protocol). Each class carries the data a caller needs, not only a mess
     ├── InputError                  malformed input from a user (CSR, serial, subject...)
     │   ├── MalformedCSR
     │   ├── InvalidSubject
-    │   └── MalformedDocument       a document cannot be signed in the asked format
+    │   ├── MalformedDocument       a document cannot be signed in the asked format
+    │   └── UnsupportedDocument     not a signed document govtrust can validate (415)
     ├── NotFound                    a named object does not exist
     │   ├── UnknownCA
     │   ├── UnknownProfile
@@ -79,6 +80,7 @@ __all__ = [
     "UnknownCertificate",
     "UnknownCredential",
     "UnknownProfile",
+    "UnsupportedDocument",
     "WitnessBadProof",
     "WitnessBadRequest",
     "WitnessBadSignature",
@@ -427,3 +429,13 @@ class SigningFailed(Error):
     def __init__(self, stage: str, message: str) -> None:
         super().__init__(message)
         self.stage = stage
+
+
+class UnsupportedDocument(InputError):
+    """Input to validation that is no signed document govtrust knows: not a PDF, CMS
+    (.p7s/.p7m), RFC 3161 token, XML or ASiC container, or a detached signature given
+    without the data it signs. A recognised format that is malformed is not this error:
+    it is validated to TOTAL-FAILED/FORMAT_FAILURE instead."""
+
+    code = "unsupported-document"
+    title = "Unsupported document"

@@ -28,6 +28,9 @@ from govtrust.api import create_app
 from govtrust.api.auth import RANK, get_context, requires
 from govtrust.services import Actor, Context
 from govtrust.services.tokens import create_token, revoke_token
+from tests.support import routes_portal, routes_trustlist, routes_verify
+
+_AREAS = (routes_verify, routes_trustlist, routes_portal)
 
 try:  # FastAPI >= 0.137.2 keeps included routers as a tree; this flattens it.
     from fastapi.routing import iter_route_contexts
@@ -58,7 +61,7 @@ PUBLIC = frozenset(
         "/redoc",
         "/openapi.json",
     }
-)
+).union(*(area.PUBLIC for area in _AREAS))
 
 #: The documented minimum role of every protected operation. Changing a role (or adding
 #: an operation) is a deliberate act: update this table in the same change.
@@ -92,6 +95,8 @@ EXPECTED_ROLES = {
     ("POST", "/sign"): "operator",
     ("POST", "/api/v1/sign/batch"): "operator",
 }
+for _area in _AREAS:
+    EXPECTED_ROLES.update(_area.ROLES)
 
 #: Dummy values for path parameters.
 PARAMS = {"name": "root", "serial": "01", "ca": "root", "encoded": "MAA="}
@@ -164,6 +169,8 @@ def _flatten(routes: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
 def endpoints(app: FastAPI) -> list[Endpoint]:
     out = []
     for path, route in _flatten(app.routes):
+        if routes_portal.EXEMPT_PREFIXES and path.startswith(routes_portal.EXEMPT_PREFIXES):
+            continue  # the portal's own enumeration test covers these
         methods = getattr(route, "methods", None) or {"GET"}
         for method in sorted(methods):
             if method == "HEAD" and "GET" in methods:

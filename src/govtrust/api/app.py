@@ -8,11 +8,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from govtrust import __version__
+from govtrust import __version__, portal
 from govtrust.api import credentials as credentials_api
 from govtrust.api import landing, ledger, problems, protocol, v1
 from govtrust.api import signing as signing_api
+from govtrust.api import trustlist as trustlist_api
 from govtrust.api import tsa as tsa_api
+from govtrust.api import verify as verify_api
 from govtrust.api import witness as witness_api
 from govtrust.api.ocsp_fast import OcspFastPath
 from govtrust.api.scheduler import Scheduler
@@ -58,5 +60,8 @@ def create_app(ctx: Context | None = None, *, scheduler: bool = True) -> FastAPI
     app.include_router(signing_api.router)
     app.include_router(ledger.router)
     app.include_router(witness_api.router)
+    app.include_router(verify_api.router)
+    app.include_router(trustlist_api.router)
     app.include_router(landing.router)
+    app.include_router(portal.router)
     return app

@@ -19,6 +19,7 @@ _STATUS: list[tuple[type[errors.Error], int]] = [
     (errors.NotFound, 404),
     (errors.Conflict, 409),
     (errors.PolicyViolation, 422),
+    (errors.UnsupportedDocument, 415),
     (errors.InputError, 400),
     (errors.ProtocolError, 400),
     # A proof or note that does not check out is the caller's data, not our fault.

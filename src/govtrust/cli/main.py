@@ -36,7 +36,9 @@ from govtrust.cli._common import (
 from govtrust.cli.credential import credential_app
 from govtrust.cli.ledger import ledger_app
 from govtrust.cli.sign import register as register_sign
+from govtrust.cli.trustlist import trustlist_app
 from govtrust.cli.tsa import tsa_app
+from govtrust.cli.verify import register as register_verify
 from govtrust.config import home_from_env, load_settings
 from govtrust.crypto.keys import KeySpec
 from govtrust.errors import Error, InputError
@@ -71,6 +73,8 @@ app.add_typer(tsa_app, name="tsa")
 app.add_typer(credential_app, name="credential")
 app.add_typer(ledger_app, name="ledger")
 register_sign(app)  # govtrust sign, govtrust augment
+register_verify(app)  # govtrust verify
+app.add_typer(trustlist_app, name="trustlist")
 
 # ---- init and serve --------------------------------------------------------------------
 

@@ -222,3 +222,13 @@ def seed_demo(ctx: Context, country: str, actor: Actor, report: InitReport) -> N
         register_credential(ctx, name, serial, actor)
     tsa_subject = f"CN={c} Government Time-Stamping Authority,O={gov},C={c}"
     create_credential(ctx, "tsa", "people", "tsa", tsa_subject, actor)
+    # The electronic seal on validation reports ([verify] seal_credential).
+    create_credential(
+        ctx,
+        "validation-service",
+        "people",
+        "seal",
+        f"CN={c} Government Validation Service,organizationIdentifier=NTR{c}-100000,"
+        f"O={gov},C={c}",
+        actor,
+    )

@@ -1,0 +1,9 @@
+"""HTTP routes: being written (see services/trustlist*.py)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+__all__ = ["router"]
+
+router = APIRouter()
