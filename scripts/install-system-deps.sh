@@ -14,7 +14,8 @@
 # installing postgresql we tell postgresql-common not to create it.
 set -euo pipefail
 
-PACKAGES=(postgresql softhsm2 openssl libnss3-tools poppler-utils xmlsec1 golang-cfssl wrk)
+PACKAGES=(postgresql softhsm2 openssl libnss3-tools poppler-utils xmlsec1 golang-cfssl wrk
+    chromium chromium-driver fonts-dejavu-core fonts-noto-core)
 
 CREATECLUSTER_DROPIN_DIR=/etc/postgresql-common/createcluster.d
 CREATECLUSTER_DROPIN="$CREATECLUSTER_DROPIN_DIR/50-govtrust-no-main-cluster.conf"
