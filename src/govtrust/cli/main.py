@@ -35,6 +35,7 @@ from govtrust.cli._common import (
 )
 from govtrust.cli.credential import credential_app
 from govtrust.cli.ledger import ledger_app
+from govtrust.cli.portal import portal_app
 from govtrust.cli.sign import register as register_sign
 from govtrust.cli.trustlist import trustlist_app
 from govtrust.cli.tsa import tsa_app
@@ -75,6 +76,7 @@ app.add_typer(ledger_app, name="ledger")
 register_sign(app)  # govtrust sign, govtrust augment
 register_verify(app)  # govtrust verify
 app.add_typer(trustlist_app, name="trustlist")
+app.add_typer(portal_app, name="portal")
 
 # ---- init and serve --------------------------------------------------------------------
 
