@@ -7,7 +7,7 @@ export GOVTRUST_HOME ?= $(CURDIR)/govtrust-data
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install system-deps run test lint typecheck bench clean
+.PHONY: install system-deps run test lint typecheck bench screenshots clean
 
 install: $(VENV)/.installed
 
@@ -21,11 +21,12 @@ system-deps:
 	bash scripts/install-system-deps.sh
 
 run: install
-	@if [ ! -f "$(GOVTRUST_HOME)/govtrust.toml" ]; then $(BIN)/govtrust init --demo; fi
+	@if [ ! -f "$(GOVTRUST_HOME)/govtrust.toml" ]; then \
+		$(BIN)/govtrust init --demo && $(BIN)/govtrust trustlist publish; fi
 	$(BIN)/govtrust serve --host $(HOST) --port $(PORT)
 
 lint: install
-	$(BIN)/ruff check src tests $(wildcard bench)
+	$(BIN)/ruff check src tests $(wildcard bench) $(wildcard scripts)
 	$(BIN)/ruff format --check src
 
 typecheck: install
@@ -39,6 +40,14 @@ bench: install system-deps
 	$(BIN)/python bench/ledger_bench.py
 	$(BIN)/python bench/tsa_bench.py
 	$(BIN)/python bench/signing_bench.py
+	$(BIN)/python bench/cades_verify_bench.py
+	$(BIN)/python bench/pades_verify_bench.py
+	$(BIN)/python bench/trustlist_bench.py
+	$(BIN)/python bench/portal_bench.py
+
+# Screenshots of the portal's main pages in Arabic and English, for docs/screenshots/.
+screenshots: install system-deps
+	$(BIN)/python scripts/screenshots.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -10,7 +10,9 @@ their own protocol). Each class carries the data a caller needs, not only a mess
     │   ├── MalformedCSR
     │   ├── InvalidSubject
     │   ├── MalformedDocument       a document cannot be signed in the asked format
-    │   └── UnsupportedDocument     not a signed document govtrust can validate (415)
+    │   ├── DocumentTooLarge        a document to validate exceeds [verify] max_document_bytes (413)
+    │   ├── UnsupportedDocument     not a signed document govtrust can validate (415)
+    │   └── TrustListRefused        a trusted list (TS 119 612) fails parsing, schema or signature
     ├── NotFound                    a named object does not exist
     │   ├── UnknownCA
     │   ├── UnknownProfile
@@ -43,6 +45,7 @@ their own protocol). Each class carries the data a caller needs, not only a mess
     │       ├── WitnessConflict         409: old size is not the latest cosigned (``latest_size``)
     │       └── WitnessBadProof         422: the consistency proof does not verify
     └── SigningFailed               a signature could not be completed (TSA, validation data...)
+        └── ReportSealUnavailable   the validation report's seal credential is missing or unusable
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ __all__ = [
     "ConfigError",
     "Conflict",
     "CredentialUnusable",
+    "DocumentTooLarge",
     "Error",
     "Forbidden",
     "HSMError",
@@ -70,11 +74,13 @@ __all__ = [
     "PolicyViolation",
     "ProofError",
     "ProtocolError",
+    "ReportSealUnavailable",
     "SigningFailed",
     "TamperError",
     "TimestampError",
     "TimestampMismatch",
     "TimestampRejected",
+    "TrustListRefused",
     "Unauthenticated",
     "UnknownCA",
     "UnknownCertificate",
@@ -439,3 +445,46 @@ class UnsupportedDocument(InputError):
 
     code = "unsupported-document"
     title = "Unsupported document"
+
+
+class TrustListRefused(InputError):
+    """A trusted list or list of trusted lists (ETSI TS 119 612) is refused: it cannot
+    be downloaded, is not well-formed or carries a DTD, fails the TS 119 612 XML schema,
+    lacks a mandatory element (e.g. ``TSLVersionIdentifier``), or its XAdES signature
+    does not verify against the pinned certificates. ``reason`` names the step
+    (``download``, ``xml``, ``schema``, ``content``, ``signature``); ``source`` names
+    the list (a territory, a file or a URL)."""
+
+    code = "trustlist-refused"
+    title = "Trusted list refused"
+
+    def __init__(self, reason: str, source: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.source = source
+
+
+class DocumentTooLarge(InputError):
+    """A document (or detached signature) given for validation is larger than
+    ``[verify] max_document_bytes``; ``limit`` is that limit in bytes. The API answers
+    413."""
+
+    code = "document-too-large"
+    title = "Document too large"
+
+    def __init__(self, limit: int, message: str) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+
+class ReportSealUnavailable(SigningFailed):
+    """A validation report cannot be sealed: the credential named by ``[verify]
+    seal_credential`` does not exist, is not a seal, or may not sign now (revoked,
+    expired). ``credential`` is its name. The message says how to create one."""
+
+    code = "report-seal-unavailable"
+    title = "Validation report cannot be sealed"
+
+    def __init__(self, credential: str, message: str) -> None:
+        super().__init__("seal", message)
+        self.credential = credential

@@ -145,6 +145,13 @@ PROFILES: dict[str, tuple[str, str, tuple[str, ...], tuple[str, ...]]] = {
         ("sslclient", "sslserver"),
     ),
     "code-signing": ("people", "CN=Release Signing,O=Government of AA,C=AA", (), ("codesign",)),
+    # No openssl purpose checks id-tsl-kp-tslSigning; the chain itself must verify.
+    "trustlist-signer": (
+        "people",
+        "CN=AA Trusted List Signer,O=AA Trust Services Supervisory Body,C=AA",
+        (),
+        (),
+    ),
 }
 
 _ALL_PURPOSES = sorted({p for *_, purposes in PROFILES.values() for p in purposes})

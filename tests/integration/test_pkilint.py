@@ -65,6 +65,11 @@ REQUESTS: dict[str, tuple[str, str, tuple[str, ...]]] = {
         "CN=Ministry of Finance Release Signing,O=Ministry of Finance,C=AA",
         (),
     ),
+    "trustlist-signer": (
+        "people",
+        "CN=AA Trusted List Signer,O=AA Trust Services Supervisory Body,C=AA",
+        (),
+    ),
 }
 
 # The ETSI certificate type each profile must be detected as (EN 319 412-2, -3, -4).

@@ -46,6 +46,7 @@ from urllib.parse import unquote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from govtrust.api.tsa import serve_post as tsa_post
 from govtrust.services.revocation import OcspAnswer, OcspService
 
 __all__ = [
@@ -123,7 +124,9 @@ def _replay(body: bytes, more: bool, receive: Receive) -> Receive:
 
 
 class OcspFastPath:
-    """Pure ASGI middleware: current pre-signed OCSP answers, or fall through."""
+    """Pure ASGI middleware: current pre-signed OCSP answers, or fall through; and
+    ``POST /tsa``, handed to ``api/tsa.py::serve_post`` (every TSA request is answered
+    there, so nothing falls through)."""
 
     def __init__(self, app: ASGIApp, service: OcspService) -> None:
         self.app = app
@@ -140,6 +143,10 @@ class OcspFastPath:
                 return await self._post(scope, receive, send)
             if method in ("GET", "HEAD") and path.startswith("/ocsp/"):
                 return await self._get(path[len("/ocsp/") :], scope, receive, send)
+            if method == "POST" and path == "/tsa":
+                # The RFC 3161 TSA's hot path lives here too (api/tsa.py::serve_post):
+                # this is the one middleware before FastAPI's routing.
+                return await tsa_post(scope, receive, send)
         await self.app(scope, receive, send)
 
     async def _get(self, encoded: str, scope: Scope, receive: Receive, send: Send) -> None:

@@ -3,7 +3,13 @@
 - every ``[scheduler] interval_seconds``: pre-sign OCSP responses before they expire,
   renew responder certificates, regenerate due CRLs;
 - every ``[ledger] batch_interval_seconds``: the ledger sequencer appends pending audit
-  events to the transparency log, one signed checkpoint per batch.
+  events to the transparency log, one signed checkpoint per batch;
+- every ``[scheduler] interval_seconds`` (at least a minute): imported trusted lists
+  that are due (``[trustlist] refresh_before_hours`` before their NextUpdate, or a retry
+  after a failure) are fetched and verified (``services.trustlists.refresh``). A list
+  that fails to download, parse or verify never replaces the last good one; the failure
+  is logged as a WARNING and shown by ``govtrust trustlist status`` and
+  ``GET /api/v1/trustlists`` (``lastError``, ``failures``).
 
 At start the ledger's tamper self-check runs in its own thread (incremental, see
 ``services.ledger.startup_check``). If it finds tampering it logs an ERROR line naming
@@ -31,7 +37,7 @@ from pathlib import Path
 from typing import IO
 
 from govtrust.errors import TamperError
-from govtrust.services import Context, ledger_witness
+from govtrust.services import Actor, Context, ledger_witness, trustlists
 from govtrust.services import ledger as ledger_svc
 from govtrust.services.revocation import refresh_ocsp
 
@@ -82,6 +88,21 @@ class Scheduler:
                 report.crls_regenerated,
                 report.responders_renewed,
             )
+
+    def _refresh_trustlists(self) -> None:
+        transport = getattr(self, "trustlist_transport", None)
+        for result in trustlists.refresh(
+            self._ctx, Actor("scheduler", "admin"), transport=transport
+        ):
+            if result["ok"]:
+                log.info("trusted list %s refreshed: #%s", result["name"], result["sequenceNumber"])
+            else:
+                log.warning(
+                    "trusted list %s refresh failed (%s), the last good list stays: %s",
+                    result["name"],
+                    result["reason"],
+                    result["error"],
+                )
 
     def _halt_ledger(self, exc: TamperError) -> None:
         self.ledger_halted = True
@@ -142,6 +163,11 @@ class Scheduler:
         jobs = [
             _Job("refresh", settings.scheduler_interval_seconds, self._refresh),
             _Job("ledger", settings.ledger.batch_interval_seconds, self._sequence),
+            _Job(
+                "trustlists",
+                max(60.0, float(settings.scheduler_interval_seconds)),
+                self._refresh_trustlists,
+            ),
         ]
         while not self._stop.is_set():
             now = time.monotonic()

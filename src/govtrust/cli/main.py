@@ -7,22 +7,27 @@ refused or failed action, 2 for a usage error (Click's convention).
 from __future__ import annotations
 
 import datetime as dt
+import difflib
+import importlib
 import json
 import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 import typer
+import typer.main
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 from rich.table import Table
+from typer import _click as click
+from typer._click.exceptions import UsageError
+from typer.core import TyperCommand, TyperGroup
 
 from govtrust.ca.crl import RevocationReason
 from govtrust.ca.names import parse_san, parse_subject
 from govtrust.ca.profiles import CertificateRequest
-from govtrust.cli import ledger_remote  # noqa: F401  (registers ledger audit, ledger witness)
 from govtrust.cli._common import (
     App,
     JsonOpt,
@@ -33,13 +38,6 @@ from govtrust.cli._common import (
     read_file,
     write_file,
 )
-from govtrust.cli.credential import credential_app
-from govtrust.cli.ledger import ledger_app
-from govtrust.cli.portal import portal_app
-from govtrust.cli.sign import register as register_sign
-from govtrust.cli.trustlist import trustlist_app
-from govtrust.cli.tsa import tsa_app
-from govtrust.cli.verify import register as register_verify
 from govtrust.config import home_from_env, load_settings
 from govtrust.crypto.keys import KeySpec
 from govtrust.errors import Error, InputError
@@ -49,12 +47,133 @@ from govtrust.services.setup import init_home
 
 __all__ = ["app", "main"]
 
+
+class _Lazy(NamedTuple):
+    """Where a sub-command lives: ``attribute`` of ``module`` is a Typer sub-application
+    (``kind="app"``) or a ``register(app)`` function that adds top-level commands
+    (``kind="register"``). ``help`` is the one line ``govtrust --help`` shows without
+    importing the module; ``also`` are modules whose import registers more commands on
+    the sub-application (``ledger_remote`` adds ``ledger audit`` and ``ledger witness``)."""
+
+    module: str
+    attribute: str
+    kind: str
+    help: str
+    also: tuple[str, ...] = ()
+
+
+# Every sub-command that lives in its own module, in the order ``--help`` lists them.
+# Each module is imported only when its command runs (or for shell completion): the
+# modules pull in pyHanko, aiohttp, httpx, lxml..., which cost ~1 s at every start of
+# every command otherwise (bench/README.md).
+_LAZY: dict[str, _Lazy] = {
+    "sign": _Lazy(
+        "govtrust.cli.sign",
+        "register",
+        "register",
+        "Sign FILE with a credential held by govtrust, or every file of --batch DIR.",
+    ),
+    "augment": _Lazy(
+        "govtrust.cli.sign",
+        "register",
+        "register",
+        "Bring FILE's signatures up to --level (timestamps, validation data).",
+    ),
+    "verify": _Lazy("govtrust.cli.verify", "register", "register", "Validate signed documents."),
+    "tsa": _Lazy(
+        "govtrust.cli.tsa", "tsa_app", "app", "Timestamps (RFC 3161): ask a TSA for a token."
+    ),
+    "credential": _Lazy(
+        "govtrust.cli.credential",
+        "credential_app",
+        "app",
+        "Signing credentials: keys in govtrust's custody with their certificates.",
+    ),
+    "ledger": _Lazy(
+        "govtrust.cli.ledger",
+        "ledger_app",
+        "app",
+        "The transparency ledger: checkpoints, receipts, search, sequencing, checks.",
+        also=("govtrust.cli.ledger_remote",),
+    ),
+    "trustlist": _Lazy(
+        "govtrust.cli.trustlist", "trustlist_app", "app", "Trusted lists (ETSI TS 119 612)."
+    ),
+    "portal": _Lazy(
+        "govtrust.cli.portal", "portal_app", "app", "The web portal: operator accounts."
+    ),
+}
+
+
+class _LazyGroup(TyperGroup):
+    """The top-level group: the commands in :data:`_LAZY` are built from their module
+    on first use, after Click's "lazy loading subcommands" pattern
+    (https://click.palletsprojects.com/en/stable/complex/#lazily-loading-subcommands).
+    ``govtrust --help`` lists them with their one-line help, importing nothing."""
+
+    _listing = False
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        eager = [n for n in self.commands if n not in _LAZY]
+        first = [n for n in ("sign", "augment", "verify") if n in _LAZY]
+        rest = [n for n in _LAZY if n not in first]
+        return [*first, *eager, *rest]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = self.commands.get(cmd_name)
+        if found is not None or cmd_name not in _LAZY:
+            return found
+        if self._listing:
+            return TyperCommand(cmd_name, short_help=_LAZY[cmd_name].help)
+        return self._load(cmd_name)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except UsageError as exc:
+            # TyperGroup suggests among the commands built so far; add the lazy ones.
+            if self.suggest_commands and args and "Did you mean" not in exc.message:
+                matches = difflib.get_close_matches(args[0], list(_LAZY))
+                if matches:
+                    names = ", ".join(repr(m) for m in matches)
+                    exc.message = f"{exc.message.rstrip('.')}. Did you mean {names}?"
+            raise
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
+    def _load(self, cmd_name: str) -> click.Command | None:
+        spec = _LAZY[cmd_name]
+        module = importlib.import_module(spec.module)
+        for extra in spec.also:
+            importlib.import_module(extra)
+        target = getattr(module, spec.attribute)
+        if spec.kind == "app":
+            group = typer.main.get_group(target)
+            group.name = cmd_name
+            self.commands[cmd_name] = group
+        else:
+            holder = App()
+            target(holder)
+            if holder.registered_commands or holder.registered_groups:
+                for name, command in typer.main.get_group(holder).commands.items():
+                    self.commands.setdefault(name, command)
+        return self.commands.get(cmd_name)
+
+
 app = App(
     name="govtrust",
     help="Trust services for digital government: CA, OCSP, CRL and more.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=_LazyGroup,
 )
 ca_app = App(help="Certification authorities.", no_args_is_help=True)
 cert_app = App(help="Certificates: issue, show, list, revoke, renew.", no_args_is_help=True)
@@ -70,13 +189,6 @@ app.add_typer(ocsp_app, name="ocsp")
 app.add_typer(token_app, name="token")
 app.add_typer(audit_app, name="audit")
 app.add_typer(profile_app, name="profile")
-app.add_typer(tsa_app, name="tsa")
-app.add_typer(credential_app, name="credential")
-app.add_typer(ledger_app, name="ledger")
-register_sign(app)  # govtrust sign, govtrust augment
-register_verify(app)  # govtrust verify
-app.add_typer(trustlist_app, name="trustlist")
-app.add_typer(portal_app, name="portal")
 
 # ---- init and serve --------------------------------------------------------------------
 

@@ -14,13 +14,14 @@ from govtrust.ca.profiles import CertificateRequest
 from govtrust.config import CONFIG_FILE, load_settings
 from govtrust.crypto.keys import KeySpec
 from govtrust.errors import AlreadyExists, InputError
+from govtrust.services import portal_users
 from govtrust.services.authorities import create_intermediate, create_root
 from govtrust.services.certificates import issue
 from govtrust.services.context import Actor, Context
 from govtrust.services.credentials import create_credential, register_credential
 from govtrust.services.tokens import create_token
 
-__all__ = ["InitReport", "init_home", "seed_demo"]
+__all__ = ["InitReport", "init_home", "seed_demo", "seed_trustlist"]
 
 CONFIG_TEMPLATE = """\
 # govtrust configuration. Every key is documented in docs/configuration.md.
@@ -228,7 +229,29 @@ def seed_demo(ctx: Context, country: str, actor: Actor, report: InitReport) -> N
         "validation-service",
         "people",
         "seal",
-        f"CN={c} Government Validation Service,organizationIdentifier=NTR{c}-100000,"
-        f"O={gov},C={c}",
+        f"CN={c} Government Validation Service,organizationIdentifier=NTR{c}-100000,O={gov},C={c}",
         actor,
     )
+    seed_trustlist(ctx, c, actor)
+    # Portal sign-in for the demo: an operator and an auditor, passwords in
+    # $GOVTRUST_HOME/secrets/portal-*.txt (mode 0600).
+    portal_users.create_demo_users(ctx, report.home)
+
+
+def seed_trustlist(ctx: Context, country: str, actor: Actor) -> None:
+    """The demo's trusted list (ETSI TS 119 612): the supervisory body as scheme
+    operator, its list signer (profile ``trustlist-signer``), and this instance's CAs
+    and TSA listed as granted services of the government provider. Publishing is left
+    to ``govtrust trustlist publish``."""
+    from govtrust.services import trustlists
+
+    trustlists.configure_scheme(
+        ctx,
+        actor,
+        territory=country,
+        operator_name=f"{country} Trust Services Supervisory Body",
+        street="1 Government Square",
+        locality=f"Capital of {country}",
+    )
+    trustlists.create_signer(ctx, actor)
+    trustlists.add_local_services(ctx, actor, provider=f"Government of {country}")

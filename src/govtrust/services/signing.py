@@ -27,17 +27,20 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
-from sqlalchemy import select
+from sqlalchemy import Table, select
+from sqlalchemy.orm import Session
 
+from govtrust.audit import AuditEvent
 from govtrust.ca.names import format_serial
 from govtrust.errors import (
     CredentialUnusable,
@@ -46,7 +49,6 @@ from govtrust.errors import (
     MalformedDocument,
     TimestampError,
 )
-from govtrust.services import audit
 from govtrust.services.context import Actor, Context
 from govtrust.services.credentials import (
     Credential,
@@ -68,7 +70,8 @@ from govtrust.signing.levels import Level, SignatureFormat, default_format
 from govtrust.signing.pades import PadesSigner, VisibleStamp
 from govtrust.signing.pades.augment import augment_pdf
 from govtrust.signing.xades import augment_xml, sign_xml
-from govtrust.store.models import CertificateAuthority
+from govtrust.store.engine import Database, DriverStatement, GroupCommit
+from govtrust.store.models import AuditEventRow, CertificateAuthority
 
 __all__ = [
     "SIGNING_PROFILES",
@@ -302,17 +305,56 @@ def _record(
     if alg == "sha256":
         details["document_sha256"] = value
     details.update(extra or {})
-    with ctx.db.write() as session:
-        audit.record(
-            session,
-            ctx,
-            actor,
-            action,
-            "signature",
-            result.document_hash[:_OBJECT_ID_MAX],  # the full hash is in the details
-            result.document.produced,
-            details,
-        )
+    event = AuditEvent(
+        action=action,
+        actor=actor.name,
+        time=ctx.clock.now(),
+        object_type="signature",
+        object_id=result.document_hash[:_OBJECT_ID_MAX],  # the full hash is in the details
+        object_sha256=hashlib.sha256(result.document.produced).hexdigest(),
+        details=details,
+    )
+    # Through the group commit: records of signatures made at the same time (API
+    # requests, batch workers) share a transaction and an fsync, and writers of several
+    # processes take turns without SQLite's busy-wait sleeps. Returns once committed.
+    _audit_writer(ctx).run(
+        {
+            "time": event.time,
+            "actor": event.actor,
+            "action": event.action,
+            "object_type": event.object_type,
+            "object_id": event.object_id,
+            "object_sha256": event.object_sha256,
+            "record": event.canonical(),
+        }
+    )
+
+
+_AUDIT_COLUMNS = ("time", "actor", "action", "object_type", "object_id", "object_sha256", "record")
+_AUDIT_WRITERS: weakref.WeakKeyDictionary[Database, GroupCommit[dict[str, Any], None]] = (
+    weakref.WeakKeyDictionary()
+)
+_AUDIT_INSERTS: dict[str, DriverStatement] = {}
+_AUDIT_LOCK = threading.Lock()
+
+
+def _write_audit(session: Session, rows: Sequence[dict[str, Any]]) -> list[Exception | None]:
+    connection = session.connection()
+    insert = _AUDIT_INSERTS.get(connection.dialect.name)
+    if insert is None:
+        table = cast(Table, AuditEventRow.__table__)
+        insert = DriverStatement.insert(table, _AUDIT_COLUMNS, connection.dialect)
+        _AUDIT_INSERTS[connection.dialect.name] = insert
+    insert.executemany(connection, rows)
+    return [None for _ in rows]
+
+
+def _audit_writer(ctx: Context) -> GroupCommit[dict[str, Any], None]:
+    with _AUDIT_LOCK:
+        writer = _AUDIT_WRITERS.get(ctx.db)
+        if writer is None:
+            writer = _AUDIT_WRITERS[ctx.db] = GroupCommit(ctx.db, _write_audit, name="sign-audit")
+        return writer
 
 
 # ---- signing ------------------------------------------------------------------------------

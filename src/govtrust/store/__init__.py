@@ -20,7 +20,18 @@ from govtrust.store.models import (
     CertificateRow,
     OcspResponseRow,
 )
+from govtrust.store.portal_models import PortalReportRow, PortalUserRow
 from govtrust.store.signing_models import CredentialRow, CredentialTokenRow, TsaTokenRow
+from govtrust.store.trustlist_models import (
+    TrustListImportRow,
+    TrustListPointerRow,
+    TrustListProviderRow,
+    TrustListPublicationRow,
+    TrustListSchemeRow,
+    TrustListServiceRow,
+    TrustListServiceStatusRow,
+    TrustListSourceRow,
+)
 from govtrust.store.witness_models import WitnessKeyRow, WitnessLogRow, WitnessPeerRow
 
 __all__ = [
@@ -40,6 +51,16 @@ __all__ = [
     "LedgerSearchRow",
     "LedgerTileRow",
     "OcspResponseRow",
+    "PortalReportRow",
+    "PortalUserRow",
+    "TrustListImportRow",
+    "TrustListPointerRow",
+    "TrustListProviderRow",
+    "TrustListPublicationRow",
+    "TrustListSchemeRow",
+    "TrustListServiceRow",
+    "TrustListServiceStatusRow",
+    "TrustListSourceRow",
     "TsaTokenRow",
     "WitnessKeyRow",
     "WitnessLogRow",

@@ -66,7 +66,35 @@ def _der_kind(data: bytes) -> DocumentKind | None:
         resp["status"]["status"].native  # noqa: B018  (forces parsing)
         return DocumentKind.TIMESTAMP
     except (ValueError, TypeError, KeyError):
+        return _damaged_kind(data)
+
+
+#: DER of the OIDs that name a damaged CMS: id-signedData (RFC 5652 §5.1) and
+#: id-ct-TSTInfo (RFC 3161 §2.4.2).
+_SIGNED_DATA_OID = bytes.fromhex("06092a864886f70d010702")
+_TST_INFO_OID = bytes.fromhex("060b2a864886f70d0109100104")
+
+
+def _damaged_kind(data: bytes) -> DocumentKind | None:
+    """A ContentInfo that does not parse (truncated, corrupted) but opens as a
+    SignedData does: ``SEQUENCE { id-signedData, ... }`` (RFC 5652 §3). It is a CMS
+    signature (or a time-stamp token when the TSTInfo content type follows), and its
+    validation reports FORMAT_FAILURE rather than an unsupported document. The same
+    for a damaged TimeStampResp, recognised by its opening PKIStatusInfo."""
+    if len(data) < 2 or data[0] != 0x30:
         return None
+    size = data[1]
+    start = 2 + (size & 0x7F if size & 0x80 else 0)
+    if data[start : start + len(_SIGNED_DATA_OID)] == _SIGNED_DATA_OID:
+        return DocumentKind.TIMESTAMP if _TST_INFO_OID in data[:96] else DocumentKind.CMS
+    # TimeStampResp ::= SEQUENCE { status PKIStatusInfo ::= SEQUENCE { status
+    # PKIStatus (INTEGER 0..5) ... } ... } (RFC 3161 §2.4.2)
+    status = data[start : start + 7]
+    if len(status) >= 5 and status[0] == 0x30 and status[2:4] == b"\x02\x01" and status[4] < 6:
+        return DocumentKind.TIMESTAMP
+    if len(status) >= 7 and status[0] == 0x30 and status[1] == 0x81 and status[3:5] == b"\x02\x01":
+        return DocumentKind.TIMESTAMP if status[5] < 6 else None
+    return None
 
 
 def detect(data: bytes) -> DocumentKind | None:

@@ -62,12 +62,14 @@ from pyhanko_certvalidator.context import (
     ValidationDataHandlers,
 )
 from pyhanko_certvalidator.errors import (
+    CRLFetchError,
     DisallowedAlgorithmError,
     ExpiredError,
     InsufficientPOEError,
     InsufficientRevinfoError,
     InvalidCertificateError,
     NotYetValidError,
+    OCSPFetchError,
     PathBuildingError,
     PathValidationError,
     RevokedError,
@@ -192,8 +194,19 @@ class _Compiled:
     checking: RevocationCheckingPolicy
 
 
+@functools.lru_cache(maxsize=4096)
+def _parse_certificate(der: bytes) -> Any:
+    """One asn1crypto parse per distinct certificate, shared by the validations of a
+    process: a signature, its time-stamps and their embedded data name the same
+    certificates many times, and asn1crypto's full parse is most of a validation's
+    cost. The objects are only read after :func:`_usable` has parsed them."""
+    cert = a_x509.Certificate.load(der)
+    _usable(cert)
+    return cert
+
+
 def _to_asn1(cert: x509.Certificate) -> Any:
-    return a_x509.Certificate.load(cert.public_bytes(Encoding.DER))
+    return _parse_certificate(cert.public_bytes(Encoding.DER))
 
 
 def _usable(cert: Any) -> bool:
@@ -395,31 +408,80 @@ class _Run:
     embedded: frozenset[bytes]
 
 
+@functools.lru_cache(maxsize=1024)
+def _parse_crl(der: bytes) -> Any:
+    """A fully parsed embedded CRL, or None when it does not parse or cannot be used
+    (cached per DER like :func:`_parse_certificate`)."""
+    try:
+        parsed = a_crl.CertificateList.load(der)
+        parsed.native  # noqa: B018 - parse it all now
+    except (ValueError, TypeError, KeyError) as exc:
+        logger.info("ignoring an embedded CRL that does not parse: %s", exc)
+        return None
+    problem = crl_problem(parsed)
+    if problem is not None:
+        logger.info("ignoring an embedded CRL: %s", problem)
+        return None
+    return parsed
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_ocsp(der: bytes) -> Any:
+    """A fully parsed embedded OCSP response, or None (cached per DER)."""
+    try:
+        parsed = a_ocsp.OCSPResponse.load(der)
+        parsed.native  # noqa: B018
+        OCSPContainer.load_multi(parsed)
+    except (ValueError, TypeError, KeyError) as exc:
+        logger.info("ignoring an embedded OCSP response that does not parse: %s", exc)
+        return None
+    return parsed
+
+
 def _containers(data: ValidationData) -> tuple[list[CRLContainer], list[OCSPContainer], list[Any]]:
     """Parse embedded validation data, leaving out what does not parse (hostile input
     never crashes the validation; it only does not help it)."""
     crls: list[CRLContainer] = []
     ocsps: list[OCSPContainer] = []
     for der in data.crls:
-        try:
-            parsed = a_crl.CertificateList.load(der)
-            parsed.native  # noqa: B018 - parse it all now
-            problem = crl_problem(parsed)
-            if problem is not None:
-                logger.info("ignoring an embedded CRL: %s", problem)
-                continue
+        parsed = _parse_crl(der)
+        if parsed is not None:
             crls.append(CRLContainer(parsed))
-        except (ValueError, TypeError, KeyError) as exc:
-            logger.info("ignoring an embedded CRL that does not parse: %s", exc)
     for der in data.ocsp_responses:
-        try:
-            parsed_ocsp = a_ocsp.OCSPResponse.load(der)
-            parsed_ocsp.native  # noqa: B018
+        parsed_ocsp = _parse_ocsp(der)
+        if parsed_ocsp is not None:
             ocsps.extend(OCSPContainer.load_multi(parsed_ocsp))
-        except (ValueError, TypeError, KeyError) as exc:
-            logger.info("ignoring an embedded OCSP response that does not parse: %s", exc)
     certs = list(_certs(data.certificates))
     return crls, ocsps, certs
+
+
+class _EmbeddedAlwaysRevinfo(RevinfoManager):
+    """pyhanko-certvalidator's revocation data manager, except that a failed fetch
+    does not hide the revocation data the signature embeds: its OCSP retrieval returns
+    the embedded responses only when the fetch succeeds, so an offline validation (or
+    an unreachable responder) would ignore a B-LT signature's own OCSP responses.
+    EN 319 102-1 §5.6.2.2 validates with the long-term material the signature carries
+    (pinned to pyhanko-certvalidator 0.33, whose ``_ocsps`` holds it)."""
+
+    async def async_retrieve_ocsps(self, cert: Any, authority: Any) -> list[OCSPContainer]:
+        try:
+            return list(await super().async_retrieve_ocsps(cert, authority))
+        except (OCSPFetchError, ValueError) as exc:
+            embedded: list[OCSPContainer] = list(self._ocsps)
+            if not embedded:
+                raise
+            logger.info("OCSP fetch failed (%s); using the embedded responses", exc)
+            return embedded
+
+    async def async_retrieve_crls(self, cert: Any) -> list[CRLContainer]:
+        try:
+            return list(await super().async_retrieve_crls(cert))
+        except (CRLFetchError, ValueError) as exc:
+            embedded = self.currently_available_crls()
+            if not embedded:
+                raise
+            logger.info("CRL fetch failed (%s); using the embedded CRLs", exc)
+            return list(embedded)
 
 
 def _context(
@@ -440,7 +502,7 @@ def _context(
     # machine's clock (EN 319 102-1 §5.6.2.1: the validation time is a POE of
     # everything at hand).
     poe = POEManager(current_dt_override=at)
-    revinfo = RevinfoManager(
+    revinfo = _EmbeddedAlwaysRevinfo(
         certificate_registry=registry,
         poe_manager=poe,
         crls=crls,
@@ -449,7 +511,12 @@ def _context(
     )
     return ValidationContext(
         trust_manager=compiled.trust_manager,
-        revinfo_policy=CertRevTrustPolicy(compiled.checking),
+        # A validation at a time the caller chose (--at): revocation data issued after
+        # that time counts, as in the past validation (_spec; EN 319 102-1 §5.2.5
+        # freshness never rejects data as too recent).
+        revinfo_policy=CertRevTrustPolicy(
+            compiled.checking, retroactive_revinfo=policy.at is not None
+        ),
         revinfo_manager=revinfo,
         certificate_registry=registry,
         poe_manager=poe,

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from govtrust.errors import InputError
@@ -343,10 +344,10 @@ class ValidationPolicyBuilder:
 def _dedupe(
     certificates: tuple[x509.Certificate, ...] | list[x509.Certificate],
 ) -> tuple[x509.Certificate, ...]:
-    seen: list[x509.Certificate] = []
+    # By DER, in one pass: a trust store fed by trusted lists holds thousands of anchors.
+    seen: dict[bytes, x509.Certificate] = {}
     for cert in certificates:
         if not isinstance(cert, x509.Certificate):
             raise TypeError(f"expected a cryptography x509.Certificate, not {type(cert).__name__}")
-        if cert not in seen:
-            seen.append(cert)
-    return tuple(seen)
+        seen.setdefault(cert.public_bytes(Encoding.DER), cert)
+    return tuple(seen.values())

@@ -1,0 +1,334 @@
+"""Public pages (no login): home, verify a document, check a certificate, the CAs,
+trusted lists and the transparency ledger. The verify and certificate-check flows are
+plain HTML forms and work without JavaScript."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+from io import BytesIO
+from pathlib import PurePosixPath, PureWindowsPath
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from fastapi.responses import Response
+from starlette.datastructures import FormData, UploadFile
+
+from govtrust.ca.names import format_serial, parse_serial
+from govtrust.errors import (
+    DocumentTooLarge,
+    Error,
+    InputError,
+    LedgerError,
+    NotFound,
+    SigningFailed,
+    UnsupportedDocument,
+)
+from govtrust.ledger.note import split_note
+from govtrust.portal.i18n import fmt_number
+from govtrust.portal.reports import keep_report, load_report
+from govtrust.portal.views import certificate_view, report_view
+from govtrust.portal.web import Page, error_page, file_bytes, render, route
+from govtrust.services import authorities, ledger, verify
+from govtrust.services.certificates import CertificateInfo, get_certificate
+from govtrust.services.context import Actor, Context
+from govtrust.services.revocation import get_crl
+from govtrust.validation.documents import DocumentKind, detect
+from govtrust.validation.indications import SubIndication
+
+__all__ = ["ca_chain", "ledger_entries"]
+
+log = logging.getLogger("govtrust.portal")
+
+_VISITOR = Actor("portal:visitor", "auditor")
+
+# ---- home ------------------------------------------------------------------------------
+
+
+def _cas(ctx: Context) -> list[dict[str, Any]]:
+    out = []
+    for ca in authorities.list_cas(ctx):
+        crl = get_crl(ctx, ca.name)
+        out.append({"ca": ca, "crl": crl})
+    return out
+
+
+@route("")
+def home(page: Page) -> Response:
+    return render(page, "home.html", cas=_cas(page.ctx))
+
+
+@route("/cas")
+def cas(page: Page) -> Response:
+    return render(page, "cas.html", nav="cas", cas=_cas(page.ctx))
+
+
+# ---- verify a document ----------------------------------------------------------------
+
+
+@route("/verify")
+def verify_form(page: Page) -> Response:
+    return render(page, "verify.html", nav="verify")
+
+
+def _filename(item: Any) -> str | None:
+    if not isinstance(item, UploadFile) or not item.filename:
+        return None
+    # A browser may send a full path (old IE): keep the last component, printable only.
+    name = PureWindowsPath(PurePosixPath(item.filename).name).name
+    name = re.sub(r"[\x00-\x1f\x7f]", "", name)[:200]
+    return name or None
+
+
+def _encrypted_pdf(data: bytes) -> bool:
+    """ISO 32000-1 §7.6: an encrypted PDF has /Encrypt in its trailer."""
+    if detect(data) is not DocumentKind.PDF:
+        return False
+    from pyhanko.pdf_utils.misc import PdfError
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    try:
+        return bool(PdfFileReader(BytesIO(data), strict=False).encrypted)
+    except (PdfError, ValueError, KeyError, TypeError, IndexError, OSError):
+        return False
+
+
+def _mb(value: int, lang: str) -> str:
+    return f"{fmt_number(round(value / (1024 * 1024), 1), lang)} MB"
+
+
+def _data_url(media_type: str, data: bytes) -> str:
+    return f"data:{media_type};base64,{base64.b64encode(data).decode()}"
+
+
+@route("/verify", methods=("POST",))
+def verify_post(page: Page, form: FormData) -> Response:
+    data = file_bytes(page, form, "document")
+    if not data:
+        return error_page(page, "no-file")
+    detached = file_bytes(page, form, "signature")
+    name = _filename(form.get("document"))
+    if _encrypted_pdf(data):
+        return error_page(page, "encrypted")
+    try:
+        report = verify.verify_document(page.ctx, data, name=name, detached=detached or None)
+    except DocumentTooLarge as exc:
+        return error_page(page, "too-large", limit=_mb(exc.limit, page.lang))
+    except UnsupportedDocument as exc:
+        return error_page(page, "unsupported", detail=str(exc))
+    except InputError as exc:
+        return error_page(page, "corrupt", detail=str(exc))
+    except Error:
+        raise
+    except Exception:  # a document that breaks a parser must not break the page
+        log.exception("validation of an uploaded document failed")
+        return error_page(page, "corrupt")
+    if report.sub_indication is SubIndication.FORMAT_FAILURE and not any(
+        s.signer for s in report.signatures
+    ):
+        # EN 319 102-1 FORMAT_FAILURE with nothing readable: a damaged file.
+        return error_page(page, "corrupt", detail=report.message)
+    view = report_view(report.to_dict())
+    keep = form.get("keep") == "1"
+    try:
+        # Sealing signs (CAdES/PAdES B-T) and records the report in the audit trail.
+        sealed = verify.sealed_json(page.ctx, report, actor=_VISITOR)
+        # The PDF (PAdES-signed, about 120 KB) is made only for a kept report: inline it
+        # would pass the 200 KB page budget, and it costs a second signature.
+        pdf = verify.render_pdf(page.ctx, report, actor=_VISITOR) if keep else None
+    except SigningFailed:
+        log.exception("the validation report could not be sealed")
+        return render(
+            page,
+            "verdict.html",
+            nav="verify",
+            view=view,
+            json_url=None,
+            pdf_url=None,
+            link=None,
+            unsealed=True,
+            switch_path="/verify",
+        )
+    link = None
+    if keep:
+        token, expires = keep_report(page.ctx, view, sealed, pdf, page.settings.report_days)
+        link = {"token": token, "expires": expires}
+    return render(
+        page,
+        "verdict.html",
+        nav="verify",
+        view=view,
+        json_url=_data_url("application/json", sealed),
+        pdf_url=None,
+        pdf_hint=not keep,
+        link=link,
+        switch_path="/verify",
+    )
+
+
+@route("/reports/{token}")
+def kept_report(page: Page) -> Response:
+    token = page.request.path_params["token"]
+    kept = load_report(page.ctx, token)
+    return render(
+        page,
+        "verdict.html",
+        nav="verify",
+        view=kept.view,
+        json_url=None,
+        pdf_url=None,
+        link={"token": token, "expires": kept.expires_at},
+    )
+
+
+@route("/reports/{token}/report.json")
+def kept_report_json(page: Page) -> Response:
+    kept = load_report(page.ctx, page.request.path_params["token"])
+    return Response(
+        kept.sealed_json,
+        media_type="application/json",
+        headers={
+            "Content-Disposition": 'attachment; filename="validation-report.json"',
+            "Cache-Control": "no-store",
+            "Referrer-Policy": "no-referrer",
+        },
+    )
+
+
+@route("/reports/{token}/report.pdf")
+def kept_report_pdf(page: Page) -> Response:
+    kept = load_report(page.ctx, page.request.path_params["token"])
+    if kept.pdf is None:
+        raise NotFound("PDF report", "this link")
+    return Response(
+        kept.pdf,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": 'attachment; filename="validation-report.pdf"',
+            "Cache-Control": "no-store",
+            "Referrer-Policy": "no-referrer",
+        },
+    )
+
+
+# ---- check a certificate -------------------------------------------------------------
+
+
+def ca_chain(ctx: Context, ca_name: str) -> list[authorities.CAInfo]:
+    """The issuing CA and its parents up to the root."""
+    chain: list[authorities.CAInfo] = []
+    name: str | None = ca_name
+    while name is not None and len(chain) < 10:
+        info = authorities.get_ca(ctx, name)
+        chain.append(info)
+        name = info.parent
+    return chain
+
+
+def ledger_entries(ctx: Context, serial: str) -> list[dict[str, Any]]:
+    """The ledger entries about a certificate serial (issuance first); empty when the
+    ledger has none yet."""
+    try:
+        return ledger.search(ctx, serial=serial, limit=20)
+    except (NotFound, LedgerError):
+        return []
+
+
+def _status_page(page: Page, info: CertificateInfo, uploaded: dict[str, Any] | None) -> Response:
+    return render(
+        page,
+        "certificate_status.html",
+        nav="check",
+        info=info,
+        chain=ca_chain(page.ctx, info.ca),
+        entries=ledger_entries(page.ctx, info.serial),
+        uploaded=uploaded,
+        switch_path="/certificates/check",
+    )
+
+
+@route("/certificates/check")
+def check_certificate(page: Page) -> Response:
+    serial = page.request.query_params.get("serial", "").strip()
+    if not serial:
+        return render(page, "certificate_check.html", nav="check")
+    if len(serial) > 128:
+        raise InputError("a serial number has at most 40 hexadecimal digits")
+    info = get_certificate(page.ctx, format_serial(parse_serial(serial)))
+    return _status_page(page, info, None)
+
+
+def _load_certificate(data: bytes) -> x509.Certificate:
+    try:
+        if b"-----BEGIN" in data:
+            return x509.load_pem_x509_certificate(data)
+        return x509.load_der_x509_certificate(data)
+    except ValueError:
+        raise InputError("the file is not an X.509 certificate (PEM or DER)") from None
+
+
+@route("/certificates/check", methods=("POST",))
+def check_certificate_upload(page: Page, form: FormData) -> Response:
+    data = file_bytes(page, form, "certificate")
+    if not data:
+        return error_page(page, "no-file")
+    cert = _load_certificate(data)
+    uploaded = certificate_view(cert)
+    try:
+        info = get_certificate(page.ctx, format_serial(cert.serial_number))
+    except NotFound:
+        info = None
+    der = cert.public_bytes(Encoding.DER)
+    if info is None or info.der != der:
+        return render(
+            page,
+            "certificate_unknown.html",
+            nav="check",
+            uploaded=uploaded,
+            switch_path="/certificates/check",
+        )
+    return _status_page(page, info, uploaded)
+
+
+# ---- the transparency ledger ----------------------------------------------------------
+
+
+@route("/ledger")
+def ledger_page(page: Page) -> Response:
+    ctx = page.ctx
+    checkpoint = None
+    witnesses: list[str] = []
+    vkey = None
+    try:
+        note = ledger.checkpoint_note(ctx)
+        body, signatures = split_note(note)
+        lines = body.split("\n")
+        checkpoint = {"origin": lines[0], "size": int(lines[1]), "root": lines[2], "note": note}
+        info = ledger.log_info(ctx)
+        vkey = info.vkey
+        witnesses = [s.name for s in signatures if s.name != info.origin]
+    except (NotFound, LedgerError, IndexError, ValueError):
+        checkpoint = None
+    query = {k: page.request.query_params.get(k, "").strip() for k in ("serial", "sha256")}
+    results: list[dict[str, Any]] | None = None
+    searched = next(((k, v) for k, v in query.items() if v), None)
+    if searched is not None:
+        key, value = searched
+        if len(value) > 200:
+            raise InputError("the search value is too long")
+        try:
+            results = ledger.search(ctx, **{key: value}, limit=50)
+        except NotFound:
+            results = []
+    return render(
+        page,
+        "ledger.html",
+        nav="ledger",
+        checkpoint=checkpoint,
+        witnesses=witnesses,
+        vkey=vkey,
+        query=query,
+        results=results,
+    )
