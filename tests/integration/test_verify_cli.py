@@ -250,3 +250,8 @@ def test_at_a_past_time(demo: Demo, tmp_path: Path) -> None:
     report = json.loads(past.stdout)
     assert dt.datetime.fromisoformat(report["validationTime"]) == before
     assert dt.datetime.fromisoformat(report["policy"]["validationTime"]) == before
+    # With revocation required: today's OCSP answer (issued after --at) counts, and it
+    # dates the revocation after --at, so the signer was not revoked then.
+    required = run(demo, str(data), "--detached", str(signature), "--at", at, "--json")
+    assert required.exit_code == 0, required.output
+    assert json.loads(required.stdout)["policy"]["revocation"] == "require"

@@ -18,6 +18,7 @@ does no cryptography and no I/O beyond reading its template and fonts.
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -333,12 +334,10 @@ def _setup_fonts(pdf: Any) -> str:
         return "helvetica"
     if len(families) > 1:
         pdf.set_fallback_fonts(families[1:], exact_match=False)
-    try:  # contextual shaping and bidi for Arabic names, when uharfbuzz is installed
-        import uharfbuzz  # type: ignore[import-not-found]  # noqa: F401
-
+    # Contextual shaping and bidi for Arabic names: fpdf2 does it with uharfbuzz (a
+    # dependency; checked so that a bare install still renders, unjoined).
+    if importlib.util.find_spec("uharfbuzz") is not None:
         pdf.set_text_shaping(True)
-    except ImportError:
-        pass
     return "dejavu"
 
 
