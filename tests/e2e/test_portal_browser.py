@@ -1,8 +1,9 @@
 """The portal in a real browser (issue 6, "Proved by"): verify a valid, a tampered and
 an unknown-CA PDF; check a revoked certificate; switch to Arabic; issue and revoke as
 an operator and see the public check and OCSP say revoked; an auditor cannot revoke;
-the ledger proof is checked by the page's own JavaScript; axe-core finds no serious or
-critical violation on any public page in either language."""
+the ledger proof is checked by the page's own JavaScript; an operator lists a provider
+and a service by form and, once published, the public page shows it; axe-core finds no
+serious or critical violation on any public page in either language."""
 
 from __future__ import annotations
 
@@ -27,6 +28,11 @@ from govtrust.services.setup import init_home
 from tests.conftest import make_env
 from tests.e2e.conftest import Portal, login
 from tests.e2e.support import ADMIN, sign_pdf, tamper
+from tests.integration.test_portal_trustlists import ca_certificate
+
+# The browser flows run on SQLite: the portal on PostgreSQL is covered by
+# tests/integration/test_portal*.py, and each browser test costs seconds.
+pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 T = TypeVar("T")
 
@@ -153,6 +159,43 @@ def test_an_auditor_cannot_revoke(page: Page, portal: Portal) -> None:
     assert response is not None and response.status == 403
     expect(page.get_by_text("You are not allowed to do this")).to_be_visible()
     assert certificates.get_certificate(portal.ctx, serial).status == "valid"
+
+
+def test_operator_lists_a_provider_and_a_service(page: Page, portal: Portal) -> None:
+    """Trusted-list management by form: an operator adds a provider and a service (its
+    certificate uploaded as PEM; a file that is no certificate gives the form back), an
+    administrator publishes, and the public trusted-lists page shows the service."""
+    login(page, portal, "operator")
+    page.goto(portal.url + "/en/operator/trustlists")
+    page.get_by_role("link", name="Add a provider").click()
+    page.get_by_label("Name", exact=True).fill("Ministry of Digital Economy")
+    page.get_by_label("Trade name").fill("VATAA-100042")
+    page.get_by_label("Information address").fill("https://mde.example/tsp")
+    page.get_by_role("button", name="Add the provider").click()
+    expect(page.get_by_text("The provider is added.")).to_be_visible()
+
+    page.get_by_role("link", name="Add a service to Ministry of Digital Economy").click()
+    page.get_by_label("Type of service").select_option("CA/QC")
+    page.get_by_label("Name of the service").fill("Digital Economy Qualified CA")
+    field = page.get_by_label("The service's certificate (PEM)")
+    field.set_input_files({"name": "ca.pem", "mimeType": "text/plain", "buffer": b"not a cert"})
+    page.get_by_role("button", name="Add the service").click()
+    expect(page.get_by_role("alert")).to_contain_text("not a certificate in PEM")
+    expect(page.get_by_label("Name of the service")).to_have_value("Digital Economy Qualified CA")
+    pem = ca_certificate().public_bytes(serialization.Encoding.PEM)
+    field.set_input_files({"name": "ca.pem", "mimeType": "application/x-pem-file", "buffer": pem})
+    page.get_by_role("button", name="Add the service").click()
+    expect(page.get_by_text("The service is added.")).to_be_visible()
+    expect(page.get_by_role("button", name="Sign and publish the next list")).to_have_count(0)
+
+    page.get_by_role("button", name="Log out").click()
+    login(page, portal, "admin")
+    page.goto(portal.url + "/en/operator/trustlists")
+    page.get_by_role("button", name="Sign and publish the next list").click()
+    expect(page.get_by_text("The next trusted list is signed and published.")).to_be_visible()
+    page.goto(portal.url + "/en/trustlists")
+    expect(page.get_by_role("heading", name="Ministry of Digital Economy")).to_be_visible()
+    expect(page.get_by_role("cell", name="Digital Economy Qualified CA")).to_be_visible()
 
 
 def test_ledger_proof_checked_in_the_browser(page: Page, portal: Portal) -> None:

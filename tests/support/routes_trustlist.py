@@ -4,7 +4,7 @@ tests/integration/test_api_authorization.py): owned by the trustlist work."""
 from __future__ import annotations
 
 #: Paths anyone may call without a token.
-PUBLIC: frozenset[str] = frozenset({"/trustlist.xml", "/lotl.xml"})
+PUBLIC: frozenset[str] = frozenset({"/trustlist.xml", "/lotl.xml", "/lotl-pivot-{sequence}.xml"})
 
 _P = "/api/v1/trustlists"
 
@@ -19,6 +19,7 @@ ROLES: dict[tuple[str, str], str] = {
     ("PUT", _P + "/pointers"): "operator",
     ("POST", _P + "/publish"): "admin",
     ("POST", _P + "/publish-lotl"): "admin",
+    ("POST", _P + "/rotate-lotl-signer"): "admin",
     ("POST", _P + "/imports"): "admin",
     ("POST", _P + "/refresh"): "operator",
 }

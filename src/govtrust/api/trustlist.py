@@ -1,14 +1,16 @@
 """Trusted lists over HTTP.
 
 Public: ``GET /trustlist.xml`` and ``GET /lotl.xml`` serve the latest published list
-and list of lists (``application/vnd.etsi.tsl+xml``, IANA; TS 119 612 §6.1), with
-``ETag`` (its SHA-256), ``Last-Modified`` (its issue time), ``Expires`` and
-``Cache-Control: max-age`` up to its NextUpdate, and 304 on ``If-None-Match``.
+and list of lists, ``GET /lotl-pivot-<sequence>.xml`` each pivot LOTL (the URLs the
+LOTL's SchemeInformationURI names; kept for good) (``application/vnd.etsi.tsl+xml``,
+IANA; TS 119 612 §6.1), with ``ETag`` (its SHA-256), ``Last-Modified`` (its issue
+time), ``Expires`` and ``Cache-Control: max-age`` up to its NextUpdate, and 304 on
+``If-None-Match``.
 
 Protected, under ``/api/v1/trustlists`` (as ``govtrust trustlist ...``): status and
 the published scheme (auditor); providers, services, statuses, pointers and a refresh
-(operator); publishing and importing (admin). A list refused on import answers 422
-problem+json with its reason; nothing is replaced.
+(operator); publishing, rotating the LOTL signer (pivot) and importing (admin). A list
+refused on import answers 422 problem+json with its reason; nothing is replaced.
 """
 
 from __future__ import annotations
@@ -50,6 +52,10 @@ def _serve(request: Request, kind: str) -> Response:
     pub = trustlists.latest_publication(ctx, kind)
     if pub is None:
         raise NotFound("published list", "/lotl.xml" if kind == "lotl" else "/trustlist.xml")
+    return _respond(request, ctx, pub)
+
+
+def _respond(request: Request, ctx: Context, pub: trustlists.Publication) -> Response:
     now = ctx.clock.now()
     max_age = max(0, int((pub.next_update - now).total_seconds()))
     etag = f'"{pub.sha256[:32]}"'
@@ -73,6 +79,23 @@ def trustlist_xml(request: Request) -> Response:
 @router.get("/lotl.xml", response_class=Response, summary="The list of trusted lists")
 def lotl_xml(request: Request) -> Response:
     return _serve(request, "lotl")
+
+
+@router.get(
+    "/lotl-pivot-{sequence}.xml",
+    response_class=Response,
+    summary="A pivot list of trusted lists (a change of the LOTL's signing key)",
+)
+def lotl_pivot_xml(sequence: str, request: Request) -> Response:
+    ctx = get_context(request)
+    pub = (
+        trustlists.pivot_publication(ctx, int(sequence))
+        if sequence.isascii() and sequence.isdigit() and len(sequence) < 10
+        else None
+    )
+    if pub is None:
+        raise NotFound("pivot list of trusted lists", f"/lotl-pivot-{sequence}.xml")
+    return _respond(request, ctx, pub)
 
 
 # ---- protected -----------------------------------------------------------------------
@@ -202,6 +225,18 @@ def publish(ctx: Ctx, actor: Admin) -> dict[str, Any]:
 @router.post(_PREFIX + "/publish-lotl", summary="Sign and publish the next list of lists")
 def publish_lotl(ctx: Ctx, actor: Admin) -> dict[str, Any]:
     return trustlists.publish_lotl(ctx, actor).to_dict()
+
+
+class RotateIn(BaseModel):
+    ca: str = Field("people", description="The CA that issues the new signer certificate.")
+
+
+@router.post(
+    _PREFIX + "/rotate-lotl-signer",
+    summary="Change the LOTL's signing key: a pivot LOTL, then the next LOTL (new key)",
+)
+def rotate_lotl_signer(body: RotateIn, ctx: Ctx, actor: Admin) -> dict[str, Any]:
+    return trustlists.rotate_lotl_signer(ctx, actor, ca=body.ca).to_dict()
 
 
 @router.post(_PREFIX + "/imports", summary="Import a list (or a list of lists) by URL or XML")

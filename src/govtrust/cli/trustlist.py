@@ -82,12 +82,18 @@ def scheme(
 @trustlist_app.command("signer-cert")
 def signer_cert(
     out_file: Annotated[Path | None, typer.Option("--out", help="Write the PEM here.")] = None,
+    lotl: Annotated[
+        bool, typer.Option("--lotl", help="The list of lists' current signer instead.")
+    ] = False,
 ) -> None:
     """The list signer's certificate (PEM), for other countries to pin."""
     from cryptography.hazmat.primitives.serialization import Encoding
 
     with open_context() as ctx:
-        pem = trustlists.signer_certificate(ctx).public_bytes(Encoding.PEM)
+        cert = (
+            trustlists.lotl_signer_certificate(ctx) if lotl else trustlists.signer_certificate(ctx)
+        )
+        pem = cert.public_bytes(Encoding.PEM)
     if out_file is None:
         typer.echo(pem.decode(), nl=False)
     else:
@@ -227,6 +233,47 @@ def publish_lotl(
 ) -> None:
     """Sign and publish the next list of trusted lists (served at /lotl.xml)."""
     _publish(True, out_file, json_)
+
+
+@trustlist_app.command("rotate-lotl-signer")
+def rotate_lotl_signer(
+    ca: Annotated[str, typer.Option(help="The CA that issues the new signer certificate.")] = (
+        "people"
+    ),
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Also write the new LOTL here.")
+    ] = None,
+    pivot_out: Annotated[
+        Path | None, typer.Option("--pivot-out", help="Also write the pivot LOTL here.")
+    ] = None,
+    cert_out: Annotated[
+        Path | None, typer.Option("--cert-out", help="Also write the new signer's PEM here.")
+    ] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Change the list of lists' signing key (pivot mechanism, TS 119 612 §5.3.13):
+    issue a new signer certificate, publish a pivot LOTL signed with the old key that
+    announces it (served at /lotl-pivot-N.xml), then the next LOTL signed with the new
+    key, which lists the pivots."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    with open_context() as ctx:
+        done = trustlists.rotate_lotl_signer(ctx, actor(), ca=ca)
+        new_cert = trustlists.lotl_signer_certificate(ctx)
+    if out_file is not None:
+        write_file(out_file, done.lotl.xml)
+    if pivot_out is not None:
+        write_file(pivot_out, done.pivot.xml)
+    if cert_out is not None:
+        write_file(cert_out, new_cert.public_bytes(Encoding.PEM))
+    if json_:
+        print_json(done.to_dict())
+        return
+    out.print(
+        f"LOTL signer {done.old_signer} -> {done.new_signer}: pivot #{done.pivot.sequence}"
+        f" published at {done.pivot_url}, list of lists #{done.lotl.sequence} signed with"
+        " the new key"
+    )
 
 
 @trustlist_app.command("import")

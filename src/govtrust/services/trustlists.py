@@ -8,6 +8,15 @@ TS 119 612 §5.3.15), checks it against the XSD, signs it (XAdES B-B enveloped, 
 with the trusted-list signer (profile ``trustlist-signer``), stores it with its history
 and records ``trustlist.publish`` in the audit trail (and so in the ledger).
 
+A list of lists (:func:`publish_lotl`) changes its own signing key by the pivot
+mechanism (:func:`rotate_lotl_signer`, TS 119 612 §5.3.13 and the EU's "pivot LOTL"
+practice): a *pivot* LOTL, signed with the old key, whose pointer to the LOTL itself
+names the new certificate, is published and kept at ``/lotl-pivot-<sequence>.xml``;
+the next LOTL is signed with the new key and lists every pivot URL, newest first, in
+its ``SchemeInformationURI``. The LOTL signer is the certificate the latest pivot
+announced (the national list's signer until the first rotation), so the pivots, which
+are signed statements, are also the record of the rotations.
+
 Importing: :func:`import_list` reads a list from bytes or a URL (through an injected
 httpx transport), checks it (hardened XML, XSD, signature against the pinned
 certificates: :func:`govtrust.trustlist.read_list`), and keeps it as the source's
@@ -39,7 +48,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from govtrust.ca.names import parse_subject
+from govtrust.ca.names import format_serial, parse_subject
 from govtrust.ca.profiles import CertificateRequest
 from govtrust.crypto.keys import KeySpec
 from govtrust.crypto.signer import KeyRef
@@ -86,6 +95,7 @@ from govtrust.trustlist import (
     pivot_urls,
     read_list,
     schema_errors,
+    self_pointer,
     sign_list,
     walk_pivots,
 )
@@ -94,7 +104,9 @@ from govtrust.trustlist.model import ADDITIONAL_INFO, QUALIFIERS, Qualification,
 from govtrust.trustlist.parse import parse_list
 
 __all__ = [
+    "ProviderSummary",
     "Publication",
+    "Rotation",
     "TrustListSettings",
     "add_local_services",
     "add_pointer",
@@ -105,12 +117,18 @@ __all__ = [
     "current_model",
     "import_list",
     "latest_publication",
+    "list_providers",
     "listed_services",
+    "lotl_signer_certificate",
+    "pivot_publication",
+    "pivot_publications",
+    "pivot_url",
     "publish",
     "publish_lotl",
     "published_status",
     "recognition_windows",
     "refresh",
+    "rotate_lotl_signer",
     "service_index",
     "set_status",
     "settings",
@@ -279,13 +297,21 @@ def create_signer(
     with ctx.db.read() as session:
         scheme = _scheme_row(session)
         territory, operator = scheme.territory, scheme.operator_name
+    serial = _issue_signer(ctx, actor, territory, operator, ca, key)
+    with ctx.db.write() as session:
+        _scheme_row(session).signer_serial = serial
+    return serial
+
+
+def _issue_signer(
+    ctx: Context, actor: Actor, territory: str, operator: str, ca: str, key: KeySpec
+) -> str:
     subject = parse_subject(f"CN={operator} Trusted List Signer,O={operator},C={territory}")
     signer = ctx.custody.generate("software", f"trustlist-signer-{territory.lower()}", key)
     request = CertificateRequest(subject, signer.public_key(), ())
-    serial = certificates.issue(ctx, ca, "trustlist-signer", request, actor, key_ref=signer.ref)
-    with ctx.db.write() as session:
-        _scheme_row(session).signer_serial = serial.serial
-    return serial.serial
+    return certificates.issue(
+        ctx, ca, "trustlist-signer", request, actor, key_ref=signer.ref
+    ).serial
 
 
 def _signer_row(session: Session) -> CertificateRow:
@@ -301,10 +327,43 @@ def signer_certificate(ctx: Context) -> x509.Certificate:
         return x509.load_der_x509_certificate(_signer_row(session).der)
 
 
-def _signing_identity(ctx: Context) -> SigningIdentity:
+def _latest_pivot_row(session: Session) -> TrustListPublicationRow | None:
+    return session.scalars(
+        select(TrustListPublicationRow)
+        .where(TrustListPublicationRow.kind == "pivot")
+        .order_by(TrustListPublicationRow.sequence.desc())
+        .limit(1)
+    ).first()
+
+
+def _lotl_signer_row(session: Session) -> CertificateRow:
+    """The LOTL signer: the certificate the latest pivot announced in its pointer to
+    the LOTL itself, or, before any rotation, the list signer."""
+    pivot = _latest_pivot_row(session)
+    if pivot is None:
+        return _signer_row(session)
+    pointer = self_pointer(parse_list(parse_hardened(pivot.xml)).trusted_list)
+    if pointer is None or not pointer.certificates:  # we wrote it: a bug, not input
+        raise Conflict(f"pivot LOTL #{pivot.sequence} announces no signing certificate")
+    der = pointer.certificates[0].public_bytes(Encoding.DER)
+    row = session.scalars(
+        select(CertificateRow).where(CertificateRow.sha256 == hashlib.sha256(der).hexdigest())
+    ).first()
+    if row is None:
+        raise NotFound("LOTL signer certificate", f"announced by pivot #{pivot.sequence}")
+    return row
+
+
+def lotl_signer_certificate(ctx: Context) -> x509.Certificate:
+    """The certificate our list of lists is signed with now (after the last rotation)."""
+    with ctx.db.read() as session:
+        return x509.load_der_x509_certificate(_lotl_signer_row(session).der)
+
+
+def _signing_identity(ctx: Context, *, lotl: bool = False) -> SigningIdentity:
     now = ctx.clock.now()
     with ctx.db.read() as session:
-        row = _signer_row(session)
+        row = _lotl_signer_row(session) if lotl else _signer_row(session)
         if row.status == "revoked" or not (row.not_before <= now <= row.not_after):
             raise Conflict(f"the trusted-list signer certificate {row.serial} may not sign now")
         if not row.key_ref:
@@ -365,10 +424,46 @@ def update_provider(
             row.trade_name = trade_name
         if info_uri is not None:
             row.info_uri = info_uri
-        if new_name:
+        if new_name and new_name != row.name:
+            taken = session.scalars(
+                select(TrustListProviderRow.id).where(TrustListProviderRow.name == new_name)
+            ).first()
+            if taken is not None:
+                raise AlreadyExists(f"a provider named {new_name!r} already exists")
             row.name = new_name
         row.updated_at = ctx.clock.now()
         audit.record(session, ctx, actor, "trustlist.tsp.update", "tsp", row.name, name.encode())
+
+
+@dataclass(frozen=True)
+class ProviderSummary:
+    """A stored trust service provider, with the number of its services (providers
+    without a service yet included: the published model leaves them out)."""
+
+    name: str
+    trade_name: str
+    info_uri: str
+    services: int
+
+
+def list_providers(ctx: Context) -> list[ProviderSummary]:
+    """Every trust service provider in storage, by name."""
+    count = (
+        select(func.count())
+        .select_from(TrustListServiceRow)
+        .where(TrustListServiceRow.provider_id == TrustListProviderRow.id)
+        .scalar_subquery()
+    )
+    with ctx.db.read() as session:
+        rows = session.execute(
+            select(
+                TrustListProviderRow.name,
+                TrustListProviderRow.trade_name,
+                TrustListProviderRow.info_uri,
+                count,
+            ).order_by(TrustListProviderRow.name)
+        ).all()
+    return [ProviderSummary(n, t or "", u or "", int(c or 0)) for n, t, u, c in rows]
 
 
 def _status_uri(status: str) -> str:
@@ -586,14 +681,38 @@ def _providers(session: Session) -> tuple[Provider, ...]:
     return tuple(providers)
 
 
-def current_model(ctx: Context, *, sequence: int | None = None, lotl: bool = False) -> TrustedList:
-    """The list as it would be published now (``sequence``: the next one by default)."""
+def pivot_url(ctx: Context, sequence: int) -> str:
+    """Where pivot LOTL ``sequence`` is served (as the EU's ``eu-lotl-pivot-N.xml``)."""
+    return f"{ctx.settings.public_base_url.rstrip('/')}/lotl-pivot-{sequence}.xml"
+
+
+def current_model(
+    ctx: Context,
+    *,
+    sequence: int | None = None,
+    lotl: bool = False,
+    announce: x509.Certificate | None = None,
+) -> TrustedList:
+    """The list as it would be published now (``sequence``: the next one by default).
+
+    For a list of lists, ``SchemeInformationURI`` lists the pivot LOTLs published so
+    far, newest first, then the scheme's information URI. ``announce``: build a pivot
+    LOTL instead, whose pointer to the LOTL itself names ``announce`` (the next
+    signer), and whose own URL heads the pivot URLs (as the EU's pivots do)."""
     cfg = settings(ctx)
     now = ctx.clock.now()
     base = ctx.settings.public_base_url.rstrip("/")
     with ctx.db.read() as session:
         scheme = _scheme_row(session)
         seq = sequence or ((scheme.lotl_sequence if lotl else scheme.sequence) + 1)
+        pivots: tuple[str, ...] = ()
+        if lotl:
+            done = session.scalars(
+                select(TrustListPublicationRow.sequence)
+                .where(TrustListPublicationRow.kind == "pivot")
+                .order_by(TrustListPublicationRow.sequence.desc())
+            ).all()
+            pivots = tuple(pivot_url(ctx, n) for n in ([seq] if announce else []) + list(done))
         info = SchemeInformation(
             version=TSL_VERSION,
             sequence=seq,
@@ -604,7 +723,7 @@ def current_model(ctx: Context, *, sequence: int | None = None, lotl: bool = Fal
             next_update=now + dt.timedelta(days=cfg.next_update_days),
             scheme_name=scheme.scheme_name,
             operator_address=_address(scheme),
-            information_uris=(scheme.information_uri,),
+            information_uris=(*pivots, scheme.information_uri),
             legal_notice=(
                 f"The applicable legal framework is the trust services law of {scheme.territory}."
             ),
@@ -625,7 +744,7 @@ def current_model(ctx: Context, *, sequence: int | None = None, lotl: bool = Fal
                     select(TrustListPointerRow).order_by(TrustListPointerRow.territory)
                 )
             )
-            signer = x509.load_der_x509_certificate(_signer_row(session).der)
+            signer = announce or x509.load_der_x509_certificate(_lotl_signer_row(session).der)
             self_ptr = Pointer(
                 location=f"{base}/lotl.xml",
                 territory=scheme.territory,
@@ -633,7 +752,8 @@ def current_model(ctx: Context, *, sequence: int | None = None, lotl: bool = Fal
                 tsl_type=tsl_type(scheme.territory, True),
                 operator_name=scheme.operator_name,
             )
-            return TrustedList(info, (), (self_ptr, *pointers), list_id=f"lotl-{seq}")
+            list_id = f"{'pivot' if announce else 'lotl'}-{seq}"
+            return TrustedList(info, (), (self_ptr, *pointers), list_id=list_id)
         return TrustedList(info, _providers(session), (), list_id=f"tl-{scheme.territory}-{seq}")
 
 
@@ -657,26 +777,58 @@ class Publication:
         }
 
 
-def _publish(ctx: Context, actor: Actor, lotl: bool) -> Publication:
-    kind = "lotl" if lotl else "tl"
-    model = current_model(ctx, lotl=lotl)
+_ACTIONS = {
+    "tl": "trustlist.publish",
+    "lotl": "trustlist.publish-lotl",
+    "pivot": "trustlist.publish-pivot",
+}
+
+
+def _publish(
+    ctx: Context,
+    actor: Actor,
+    kind: str,
+    *,
+    announce: CertificateRow | None = None,
+) -> Publication:
+    """Build, check, sign, store and audit one publication: ``tl``, ``lotl``, or a
+    ``pivot`` LOTL (signed by the current LOTL signer, announcing ``announce``). A
+    LOTL and its pivots share one sequence of numbers (the EU's pivots are LOTLs)."""
+    lotl = kind != "tl"
+    new_cert = x509.load_der_x509_certificate(announce.der) if announce is not None else None
+    model = current_model(ctx, lotl=lotl, announce=new_cert)
     if not lotl and not model.providers:
         raise Conflict("nothing to publish: add a provider and a service first")
     tree = build_list(model)
     problems = schema_errors(tree)
     if problems:  # a bug, never the user's input
         raise Conflict(f"the list built does not match the TS 119 612 schema: {problems[0]}")
-    signed = sign_list(tree, _signing_identity(ctx), ctx.clock)
+    identity = _signing_identity(ctx, lotl=lotl)
+    signed = sign_list(tree, identity, ctx.clock)
     from govtrust.signing.xades._xml import serialize
 
     xml = serialize(signed)
     digest = hashlib.sha256(xml).hexdigest()
     s = model.scheme
     assert s.next_update is not None
+    details: dict[str, Any] = {
+        "territory": s.territory,
+        "sequence": s.sequence,
+        "next_update": s.next_update.isoformat(),
+        "providers": len(model.providers),
+        "services": model.service_count,
+        "pointers": len(model.pointers),
+        "signer": format_serial(identity.certificate.serial_number),
+    }
+    if lotl:
+        details["pivots"] = len(pivot_urls(model))
+    if announce is not None:
+        details["announces"] = announce.serial
     with ctx.db.write() as session:
         scheme = _scheme_row(session)
         current = scheme.lotl_sequence if lotl else scheme.sequence
         if current + 1 != s.sequence:
+            # (a rotation meanwhile is caught here too: its pivot takes a number)
             raise Conflict("another publication happened meanwhile: publish again")
         if lotl:
             scheme.lotl_sequence = s.sequence
@@ -697,34 +849,89 @@ def _publish(ctx: Context, actor: Actor, lotl: bool) -> Publication:
             session,
             ctx,
             actor,
-            f"trustlist.publish{'-lotl' if lotl else ''}",
+            _ACTIONS[kind],
             "trustlist",
             f"{s.territory}#{s.sequence}",
             xml,
-            {
-                "territory": s.territory,
-                "sequence": s.sequence,
-                "next_update": s.next_update.isoformat(),
-                "providers": len(model.providers),
-                "services": model.service_count,
-                "pointers": len(model.pointers),
-            },
+            details,
         )
     return Publication(kind, s.sequence, s.issued, s.next_update, digest, xml)
 
 
 def publish(ctx: Context, actor: Actor) -> Publication:
     """Build, check, sign, store and audit the next list (sequence number + 1)."""
-    return _publish(ctx, actor, lotl=False)
+    return _publish(ctx, actor, "tl")
 
 
-def publish_lotl(ctx: Context, actor: Actor) -> Publication:
-    """The next list of trusted lists over the pointers (``add_pointer``), with a
-    pointer to itself that names this signer (the pivot mechanism starts from it)."""
+def _require_pointers(ctx: Context) -> None:
     with ctx.db.read() as session:
         if not session.scalars(select(TrustListPointerRow.id)).first():
             raise Conflict("no pointer to a member list: add one first")
-    return _publish(ctx, actor, lotl=True)
+
+
+def publish_lotl(ctx: Context, actor: Actor) -> Publication:
+    """The next list of trusted lists over the pointers (``add_pointer``), signed by the
+    LOTL signer, with a pointer to itself that names it (the pivot mechanism starts
+    from it) and the URLs of the pivots published so far, newest first."""
+    _require_pointers(ctx)
+    return _publish(ctx, actor, "lotl")
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """What :func:`rotate_lotl_signer` did: the new signer, the pivot, the new LOTL."""
+
+    old_signer: str
+    new_signer: str
+    pivot: Publication
+    pivot_url: str
+    lotl: Publication
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "oldSigner": self.old_signer,
+            "newSigner": self.new_signer,
+            "pivot": {**self.pivot.to_dict(), "url": self.pivot_url},
+            "lotl": self.lotl.to_dict(),
+        }
+
+
+def rotate_lotl_signer(
+    ctx: Context, actor: Actor, *, ca: str = "people", key: KeySpec = KeySpec.EC_P256
+) -> Rotation:
+    """Change the signing key of our list of lists by the pivot mechanism (TS 119 612
+    §5.3.13, the EU's "pivot LOTL" practice):
+
+    1. issue a new trusted-list signer certificate (profile ``trustlist-signer``,
+       TS 119 612 §5.7.1) to a new key in custody;
+    2. publish a *pivot* LOTL, the next LOTL sequence number, signed with the OLD key,
+       whose pointer to the LOTL itself names the NEW certificate, kept and served at
+       ``/lotl-pivot-<sequence>.xml`` (its own URL heads its SchemeInformationURI);
+    3. publish the next LOTL, signed with the NEW key, whose SchemeInformationURI lists
+       every pivot URL, newest first.
+
+    A relying party that pinned the old certificate walks the pivots to the new one.
+    Every publication is audited (``trustlist.publish-pivot``, ``trustlist.publish-lotl``).
+    The old certificate is not revoked: the pivots it signed must stay verifiable.
+    The national list's signer does not change."""
+    _require_pointers(ctx)
+    if latest_publication(ctx, "lotl") is None:
+        raise Conflict(
+            "no list of lists was published with the current signer: nobody can have"
+            " pinned it, publish one first (govtrust trustlist publish-lotl)"
+        )
+    old_identity = _signing_identity(ctx, lotl=True)  # the old key must still sign
+    old_serial = format_serial(old_identity.certificate.serial_number)
+    with ctx.db.read() as session:
+        scheme = _scheme_row(session)
+        territory, operator = scheme.territory, scheme.operator_name
+    serial = _issue_signer(ctx, actor, territory, operator, ca, key)
+    with ctx.db.read() as session:
+        new_row = certificates.load_cert_row(session, serial)
+        session.expunge(new_row)
+    pivot = _publish(ctx, actor, "pivot", announce=new_row)
+    lotl = _publish(ctx, actor, "lotl")
+    return Rotation(old_serial, serial, pivot, pivot_url(ctx, pivot.sequence), lotl)
 
 
 def add_pointer(
@@ -754,6 +961,33 @@ def add_pointer(
         audit.record(
             session, ctx, actor, "trustlist.pointer", "trustlist", territory.upper(), pem.encode()
         )
+
+
+def pivot_publication(ctx: Context, sequence: int) -> Publication | None:
+    """Pivot LOTL ``sequence`` (served at ``/lotl-pivot-<sequence>.xml``)."""
+    with ctx.db.read() as session:
+        row = session.scalars(
+            select(TrustListPublicationRow).where(
+                TrustListPublicationRow.kind == "pivot",
+                TrustListPublicationRow.sequence == sequence,
+            )
+        ).first()
+        if row is None:
+            return None
+        return Publication(row.kind, row.sequence, row.issued, row.next_update, row.sha256, row.xml)
+
+
+def pivot_publications(ctx: Context) -> list[Publication]:
+    """Every pivot LOTL published, newest first."""
+    with ctx.db.read() as session:
+        return [
+            Publication(r.kind, r.sequence, r.issued, r.next_update, r.sha256, r.xml)
+            for r in session.scalars(
+                select(TrustListPublicationRow)
+                .where(TrustListPublicationRow.kind == "pivot")
+                .order_by(TrustListPublicationRow.sequence.desc())
+            )
+        ]
 
 
 def latest_publication(ctx: Context, kind: str = "tl") -> Publication | None:
@@ -946,12 +1180,29 @@ def import_list(
                 pivot_docs = [
                     _fetch(u, transport, cfg.fetch_timeout_seconds, label) for u in pivot_urls(head)
                 ]
+            walked: list[VerifiedList] = []
             if pivot_docs:
-                keys, _ = walk_pivots(keys, pivot_docs, source=label)
-        verified = read_list(data, keys, source=label, lotl=lotl)
+                keys, walked = walk_pivots(keys, pivot_docs, source=label)
+            try:
+                verified = read_list(data, keys, source=label, lotl=True)
+            except TrustListRefused as exc:
+                if exc.reason != "signature" or not pivot_docs:
+                    raise
+                how = (
+                    f"the keys announced by its pivot #{walked[-1].trusted_list.scheme.sequence}"
+                    if walked
+                    else f"the pinned certificates, and none of its {len(pivot_docs)} pivot"
+                    " LOTL(s) is signed by a pinned certificate either"
+                )
+                raise TrustListRefused(
+                    "signature", label, f"{label}: the list of lists is not signed by {how}"
+                ) from None
+        else:
+            verified = read_list(data, keys, source=label, lotl=False)
     except TrustListRefused as exc:
-        if name is not None:
-            _record_failure(ctx, name, exc, actor)
+        known = name or (_source_name_by_url(ctx, url) if url is not None else None)
+        if known is not None:
+            _record_failure(ctx, known, exc, actor)
         raise
     tl = verified.trusted_list
     source_name = name or (f"{tl.scheme.territory}-LOTL" if lotl else tl.scheme.territory)
@@ -969,6 +1220,17 @@ def import_list(
         summary["members"] = _import_members(ctx, actor, source_name, tl, transport)
     _invalidate()
     return summary
+
+
+def _source_name_by_url(ctx: Context, url: str) -> str | None:
+    """The followed list at ``url``, if any (a refused URL import without a name is
+    recorded on it; the first followed, if several follow the URL)."""
+    with ctx.db.read() as session:
+        return session.scalars(
+            select(TrustListSourceRow.name)
+            .where(TrustListSourceRow.url == url)
+            .order_by(TrustListSourceRow.id)
+        ).first()
 
 
 def _safe_tree(data: bytes, label: str) -> Any:
@@ -1123,6 +1385,12 @@ def published_status(ctx: Context) -> dict[str, Any]:
             "sequenceNumber": scheme.sequence,
             "lotlSequenceNumber": scheme.lotl_sequence,
             "signer": scheme.signer_serial,
+            "lotlSigner": _lotl_signer_row(session).serial if scheme.signer_serial else None,
+            "pivots": session.scalar(
+                select(func.count())
+                .select_from(TrustListPublicationRow)
+                .where(TrustListPublicationRow.kind == "pivot")
+            ),
             "providers": session.scalar(select(func.count()).select_from(TrustListProviderRow)),
             "services": session.scalar(select(func.count()).select_from(TrustListServiceRow)),
         }

@@ -9,7 +9,16 @@ itself (the pointer whose TSLType is a list of lists, in its own territory) anno
 the keys trusted after it. Starting from the announced certificates, the pivots are
 walked in sequence-number order (oldest first), each verified with the keys the previous
 one announced; the current LOTL is then verified with the last announced keys. The
-pivots' URLs are listed in the LOTL's ``SchemeInformationURI`` (§5.3.7).
+pivots' URLs are listed in the LOTL's ``SchemeInformationURI`` (§5.3.7), newest first,
+as the EU's LOTL does (``eu-lotl-pivot-<sequence>.xml``).
+
+A relying party that pinned keys announced *later* than the oldest pivot (it took the
+operator's certificate after a rotation) cannot verify the older pivots, and need not:
+the walk starts at the first pivot that its pinned keys verify (leading pivots signed
+by earlier keys are history it already trusts past). Once the walk has started, every
+later pivot must verify with the keys the previous one announced, or the list is
+refused; nothing is ever trusted that a trusted key did not sign. (TS 119 612 does not
+describe the walk; this follows the EU's published practice, "pivot LOTL", and DSS.)
 """
 
 from __future__ import annotations
@@ -58,7 +67,11 @@ def walk_pivots(
     announced: Sequence[x509.Certificate], pivots: Sequence[bytes], *, source: str
 ) -> tuple[list[x509.Certificate], list[VerifiedList]]:
     """The LOTL signing certificates trusted after the ``pivots`` (documents, any
-    order), starting from the ``announced`` ones; each pivot verified on the way."""
+    order), starting from the ``announced`` ones; each pivot verified on the way.
+
+    Leading pivots whose signature the ``announced`` keys do not verify are skipped
+    (see the module docstring); from the first one they verify on, each pivot must
+    verify with the keys its predecessor announced."""
     trusted = list(announced)
     verified: list[VerifiedList] = []
     ordered: list[tuple[int, bytes]] = []
@@ -73,7 +86,12 @@ def walk_pivots(
             raise TrustListRefused("xml", source, f"{source}: a pivot LOTL: {exc}") from None
         ordered.append((int(seq) if seq and seq.strip().isdigit() else 0, data))
     for seq, data in sorted(ordered, key=lambda t: t[0]):
-        pivot = read_list(data, trusted, source=f"{source} pivot {seq}", lotl=True)
+        try:
+            pivot = read_list(data, trusted, source=f"{source} pivot {seq}", lotl=True)
+        except TrustListRefused as exc:
+            if exc.reason == "signature" and not verified:
+                continue  # signed by keys older than the pinned ones
+            raise
         pointer = self_pointer(pivot.trusted_list)
         if pointer is None or not pointer.certificates:
             raise TrustListRefused(

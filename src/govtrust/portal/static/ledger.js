@@ -78,12 +78,16 @@
     return "bad";
   }
 
-  async function check(button) {
+  // The log grows every second: a checkpoint read just before the server publishes the
+  // next one can name a size whose proof is not answerable yet. Try a few times.
+  async function check(button, attempt = 1) {
     const out = button.parentElement.querySelector(".proof-result");
     out.className = "proof-result";
     out.textContent = msg("Checking");
     try {
-      const note = await (await fetch("/ledger/checkpoint", { cache: "no-store" })).text();
+      const cp = await fetch("/ledger/checkpoint", { cache: "no-store" });
+      if (!cp.ok) throw new Error(String(cp.status));
+      const note = await cp.text();
       const body = note.slice(0, note.indexOf("\n\n")).split("\n");
       const size = Number(body[1]);
       const root = b64(body[2]);
@@ -106,6 +110,10 @@
       out.textContent = text + " " + extra;
       out.classList.add(sig === "bad" ? "bad" : "ok");
     } catch (e) {
+      if (attempt < 4) {
+        await new Promise((resolve) => setTimeout(resolve, 750));
+        return check(button, attempt + 1);
+      }
       console.error("ledger proof check failed", e);
       out.textContent = msg("Error");
       out.classList.add("bad");
