@@ -7,6 +7,7 @@ serious or critical violation on any public page in either language."""
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -207,7 +208,9 @@ def test_ledger_proof_checked_in_the_browser(page: Page, portal: Portal) -> None
     page.goto(portal.url + f"/en/ledger?serial={serial}")
     page.get_by_role("button", name="Check the proof in your browser").first.click()
     result = page.locator(".proof-result").first
-    page.wait_for_function("document.querySelector('.proof-result').className.length > 12")
+    # A locator wait, not wait_for_function: the page's CSP (script-src 'self') forbids
+    # the eval that Playwright's polling predicate needs.
+    expect(result).to_have_class(re.compile(r"\bproof-result (ok|bad)\b"), timeout=15_000)
     assert [u for u in failed if not u.endswith("/favicon.ico")] == [], errors
     expect(result).to_contain_text("Proof verified in your browser")
     expect(result).to_have_class("proof-result ok")

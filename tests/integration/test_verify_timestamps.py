@@ -228,6 +228,8 @@ def test_openssl_tsa_reply(openssl_tsa: Path, ess: str, token_only: bool) -> Non
     assert entry.details["signingCertificateAttribute"] == ("v1" if ess == "sha1" else "v2")
     assert entry.details["policy"] == "1.2.3.4.1"
     assert entry.signer == "CN=Elsewhere TSA"
+    # tsa_name = yes: the TSA's directory name, as a person reads it.
+    assert entry.details["tsaName"] == "Common Name: Elsewhere TSA"
     # Over other data: the imprint does not match.
     other = validate_timestamp_reply(reply, env, data=DATA + b"x")
     assert other.signatures[0].sub_indication is SubIndication.HASH_FAILURE

@@ -218,7 +218,7 @@ def _token_details(tok: Token, role: str) -> dict[str, Any]:
         "messageImprint": bytes(tst["message_imprint"]["hashed_message"].native).hex(),
         "accuracy": accuracy.native if accuracy.native is not None else None,
         "nonce": str(tst["nonce"].native) if tst["nonce"].native is not None else None,
-        "tsaName": str(tsa.chosen.native) if tsa.native is not None else None,
+        "tsaName": _general_name(tsa) if tsa.native is not None else None,
         "signingCertificateAttribute": ess_version(tok.signer_info),
     }
 
@@ -360,30 +360,20 @@ async def _check_token(
         problem = algorithm_problem(tok.signer_info, cert, env.policy.algorithms, use_time)
     if not result.passed or problem is not None:
         sub = problem.sub if problem else result.sub_indication
-        report = SignatureReport(
-            identifier=identifier,
-            kind=SignatureKind.TIMESTAMP,
-            indication=sub.indication if sub else result.indication,
-            sub_indication=sub,
-            message=problem.message if problem else result.message,
-            validation_time=at,
-            best_signature_time=use_time,
-            signing_time=tok.gen_time,
-            format="RFC3161",
-            certificate=result,
-            poes=_poes_given(poe, identifier),
-            details=details,
+        indication = sub.indication if sub else result.indication
+        message = problem.message if problem else result.message
+    else:
+        sub, indication = None, Indication.TOTAL_PASSED
+        message = (
+            f"time-stamp {tok.serial} by {_signer_name(cert)} proves the {role.replace('-', ' ')}"
+            f"'s data existed at {tok.gen_time.isoformat()}"
         )
-        return TimestampCheck(report, tok.gen_time, tok.serial)
     report = SignatureReport(
         identifier=identifier,
         kind=SignatureKind.TIMESTAMP,
-        indication=Indication.TOTAL_PASSED,
-        sub_indication=None,
-        message=(
-            f"time-stamp {tok.serial} by {_signer_name(cert)} proves the {role.replace('-', ' ')}"
-            f"'s data existed at {tok.gen_time.isoformat()}"
-        ),
+        indication=indication,
+        sub_indication=sub,
+        message=message,
         validation_time=at,
         best_signature_time=use_time,
         signing_time=tok.gen_time,
@@ -393,6 +383,15 @@ async def _check_token(
         details=details,
     )
     return TimestampCheck(report, tok.gen_time, tok.serial)
+
+
+def _general_name(name: Any) -> str:
+    """A GeneralName as a person reads it (a directory name as RFC 4514-like text, not
+    asn1crypto's dict)."""
+    chosen = name.chosen
+    if name.name == "directory_name":
+        return str(chosen.human_friendly)
+    return str(chosen.native)
 
 
 def _poes_given(poe: dt.datetime | None, identifier: str) -> tuple[ProofOfExistence, ...]:
