@@ -30,7 +30,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from typer.testing import CliRunner
 
 from govtrust.cli.main import app
-from govtrust.errors import ConfigError, TrustListRefused
+from govtrust.clock import FixedClock
+from govtrust.errors import ConfigError, Conflict, TrustListRefused
 from govtrust.services import Actor, Context, audit, authorities, trustlists
 from govtrust.services.truststore import trust_store
 from govtrust.trustlist import read_list, schema_errors
@@ -144,6 +145,27 @@ def test_withdraw_moves_the_status_to_the_history(ctx: Context) -> None:
     assert service.status.status.endswith("/withdrawn")
     assert [h.status.rsplit("/", 1)[-1] for h in service.history] == ["granted"]
     assert service.status_at(ctx.clock.now()) == service.history[0]
+
+
+def test_status_changes_within_one_second_follow_each_other(ctx: Context) -> None:
+    """Starting times have one-second precision (TS 119 612 §5.6): a change made in the
+    second of its predecessor starts one second later; an explicit time that does not
+    follow the current status is refused and stores nothing."""
+    people = authorities.get_ca(ctx, "people").subject
+    ctx.clock = FixedClock(ctx.clock.now())
+    trustlists.set_status(ctx, "Government of AA", people, "withdrawn", ADMIN)
+    trustlists.set_status(ctx, "Government of AA", people, "granted", ADMIN)
+    with pytest.raises(Conflict):
+        trustlists.set_status(
+            ctx, "Government of AA", people, "withdrawn", ADMIN, starting_time=ctx.clock.now()
+        )
+    pub = trustlists.publish(ctx, ADMIN)
+    tl = read_list(pub.xml, [trustlists.signer_certificate(ctx)], source="AA").trusted_list
+    service = next(s for p in tl.providers for s in p.services if s.name == people)
+    periods = [service.status, *service.history]
+    assert [p.status.rsplit("/", 1)[-1] for p in periods] == ["granted", "withdrawn", "granted"]
+    starts = [p.start for p in periods]
+    assert starts == sorted(starts, reverse=True) and len(set(starts)) == 3
 
 
 def test_public_list_has_caching_headers(live_server: LiveServer) -> None:

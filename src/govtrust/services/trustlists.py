@@ -558,10 +558,14 @@ def set_status(
     starting_time: dt.datetime | None = None,
 ) -> None:
     """A new status of a service from ``starting_time`` (now): the previous one moves to
-    the history (TS 119 612 §5.6). ``withdrawn`` and ``granted`` are the usual ones."""
+    the history (TS 119 612 §5.6). ``withdrawn`` and ``granted`` are the usual ones.
+
+    Status starting times have a precision of one second, and each must follow the
+    previous one (§5.6.2). Without an explicit ``starting_time``, a change made within
+    the second its predecessor started takes effect one second later instead of being
+    refused; an explicit time that does not follow the current status is a conflict."""
     uri = _status_uri(new_status)
     now = ctx.clock.now()
-    start = starting_time or now
     with ctx.db.write() as session:
         row = _service_row(session, provider, service)
         latest = session.scalars(
@@ -569,8 +573,11 @@ def set_status(
                 TrustListServiceStatusRow.service_id == row.id
             )
         ).first()
+        start = starting_time or now
         if latest is not None and start <= latest:
-            raise Conflict("a new status must start after the current one (TS 119 612 §5.6)")
+            if starting_time is not None:
+                raise Conflict("a new status must start after the current one (TS 119 612 §5.6)")
+            start = latest + dt.timedelta(seconds=1)
         session.add(
             TrustListServiceStatusRow(
                 service_id=row.id,
