@@ -138,11 +138,11 @@ def serve(ctx: Context) -> Iterator[str]:
     its base URL."""
     import uvicorn
 
-    from govtrust.api import create_app
+    from govtrust.api import create_server
 
     port = free_port()
     config = uvicorn.Config(
-        create_app(ctx, scheduler=False), host="127.0.0.1", port=port, log_level="warning"
+        create_server(ctx, scheduler=False), host="127.0.0.1", port=port, log_level="warning"
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -14,6 +14,7 @@ route added tomorrow is checked tomorrow; the checks fail when a non-public rout
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -22,12 +23,14 @@ import pytest
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
+from sqlalchemy import update
 from starlette.routing import Mount, Route
 
 from govtrust.api import create_app
 from govtrust.api.auth import RANK, get_context, requires
-from govtrust.services import Actor, Context
+from govtrust.services import Actor, Context, tokens
 from govtrust.services.tokens import create_token, revoke_token
+from govtrust.store.models import ApiToken
 from tests.support import routes_portal, routes_trustlist, routes_verify
 
 _AREAS = (routes_verify, routes_trustlist, routes_portal)
@@ -425,6 +428,33 @@ def test_revoked_token_is_401(client: TestClient, ctx: Context) -> None:
         for r_role in {role, "admin"}:
             failures += problem_failures(e, call(client, e, secrets[r_role]), 401)
     assert failures == []
+
+
+def test_token_look_ups_are_cached_briefly_and_dropped_on_revocation(
+    client: TestClient, ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A token revoked in this process fails at once, even right after a cached use;
+    revoked by another process (here: the row updated behind the service's back) it
+    fails once the CACHE_SECONDS of its last look-up have passed."""
+    url = "/api/v1/profiles"
+    in_process = create_token(ctx, "cached-1", "auditor", SETUP)[1]
+    assert client.get(url, headers={"Authorization": f"Bearer {in_process}"}).status_code == 200
+    assert tokens.cached_actor(ctx, in_process) is not None
+    revoke_token(ctx, "cached-1", SETUP)
+    assert tokens.cached_actor(ctx, in_process) is None
+    assert client.get(url, headers={"Authorization": f"Bearer {in_process}"}).status_code == 401
+
+    elsewhere = create_token(ctx, "cached-2", "auditor", SETUP)[1]
+    assert client.get(url, headers={"Authorization": f"Bearer {elsewhere}"}).status_code == 200
+    with ctx.db.write() as session:
+        session.execute(
+            update(ApiToken).where(ApiToken.name == "cached-2").values(revoked_at=ctx.clock.now())
+        )
+    assert client.get(url, headers={"Authorization": f"Bearer {elsewhere}"}).status_code == 200
+    later = time.monotonic() + tokens.CACHE_SECONDS + 0.001
+    monkeypatch.setattr(tokens, "_clock", lambda: later)
+    assert tokens.cached_actor(ctx, elsewhere) is None
+    assert client.get(url, headers={"Authorization": f"Bearer {elsewhere}"}).status_code == 401
 
 
 def test_lower_role_is_403(client: TestClient, role_tokens: dict[str, str]) -> None:

@@ -29,7 +29,7 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import NameOID
 from sqlalchemy import select
 
-from govtrust.api import create_app
+from govtrust.api import create_server
 from govtrust.api.ocsp_fast import MAX_OCSP_REQUEST, OcspFastPath
 from govtrust.ca import CertificateRequest, parse_subject
 from govtrust.clock import FixedClock
@@ -55,8 +55,9 @@ class Served:
 def _serve(ctx: Context) -> Iterator[Served]:
     import uvicorn
 
-    app = create_app(ctx, scheduler=False)
-    service: OcspService = app.state.ocsp
+    app = create_server(ctx, scheduler=False)  # what `govtrust serve` runs
+    assert isinstance(app, OcspFastPath)
+    service: OcspService = app.service
     slow: list[bytes] = []
     respond = service.respond
 

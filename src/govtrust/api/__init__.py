@@ -3,6 +3,6 @@ the landing page. Thin: parse, call a service, render."""
 
 from __future__ import annotations
 
-from govtrust.api.app import create_app
+from govtrust.api.app import create_app, create_server
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "create_server"]

@@ -8,14 +8,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from govtrust.api.auth import get_context, requires
-from govtrust.services import Actor, Context, credentials
+from govtrust.api.auth import Ctx, requires
+from govtrust.services import Actor, credentials
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1/credentials", tags=["Credentials"])
 
-Ctx = Annotated[Context, Depends(get_context)]
 Auditor = Annotated[Actor, Depends(requires("auditor"))]
 Operator = Annotated[Actor, Depends(requires("operator"))]
 

@@ -42,6 +42,7 @@ import functools
 import hashlib
 from collections.abc import Mapping
 from email.utils import format_datetime
+from typing import Any
 from urllib.parse import unquote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -128,9 +129,12 @@ class OcspFastPath:
     ``POST /tsa``, handed to ``api/tsa.py::serve_post`` (every TSA request is answered
     there, so nothing falls through)."""
 
-    def __init__(self, app: ASGIApp, service: OcspService) -> None:
+    def __init__(self, app: ASGIApp, service: OcspService, state: Any = None) -> None:
+        """``state``: the application's ``app.state`` for the TSA; without it, the
+        ``app`` that Starlette puts in the scope (when this runs inside FastAPI)."""
         self.app = app
         self.service = service
+        self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -146,7 +150,8 @@ class OcspFastPath:
             if method == "POST" and path == "/tsa":
                 # The RFC 3161 TSA's hot path lives here too (api/tsa.py::serve_post):
                 # this is the one middleware before FastAPI's routing.
-                return await tsa_post(scope, receive, send)
+                state = self.state if self.state is not None else scope["app"].state
+                return await tsa_post(state, scope, receive, send)
         await self.app(scope, receive, send)
 
     async def _get(self, encoded: str, scope: Scope, receive: Receive, send: Send) -> None:

@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
-from govtrust.api.auth import get_context, requires
+from govtrust.api.auth import Ctx, requires
 from govtrust.errors import Error, InputError
 from govtrust.services import Actor, Context
 from govtrust.services.signing import (
@@ -42,7 +42,6 @@ __all__ = ["MAX_BATCH_DOCUMENTS", "MAX_REQUEST_BYTES", "router"]
 
 router = APIRouter(tags=["Signing"])
 
-Ctx = Annotated[Context, Depends(get_context)]
 Operator = Annotated[Actor, Depends(requires("operator"))]
 
 MAX_REQUEST_BYTES = 64 * 1024 * 1024

@@ -25,7 +25,7 @@ from cryptography import x509
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
-from govtrust.api.auth import get_context, requires
+from govtrust.api.auth import Ctx, get_context, requires
 from govtrust.errors import InputError, NotFound
 from govtrust.services import Actor, Context, trustlists
 
@@ -35,7 +35,6 @@ MEDIA_TYPE = "application/vnd.etsi.tsl+xml"
 
 router = APIRouter(tags=["Trusted lists"])
 
-Ctx = Annotated[Context, Depends(get_context)]
 Auditor = Annotated[Actor, Depends(requires("auditor"))]
 Operator = Annotated[Actor, Depends(requires("operator"))]
 Admin = Annotated[Actor, Depends(requires("admin"))]

@@ -55,11 +55,11 @@ def _service_of(state: Any, context: Any) -> TsaService:
     return svc
 
 
-async def serve_post(scope: Scope, receive: Receive, send: Send) -> None:
+async def serve_post(state: Any, scope: Scope, receive: Receive, send: Send) -> None:
     """``POST /tsa`` as a pure ASGI application: the same answer as :func:`timestamp`
     (body cap from Content-Length or while reading, Content-Type check, a DER
-    TimeStampResp with HTTP 200 and ``Cache-Control: no-store``)."""
-    state = scope["app"].state
+    TimeStampResp with HTTP 200 and ``Cache-Control: no-store``). ``state`` is the
+    application's ``app.state`` (its ``ctx``, and the TSA service once made)."""
     svc = _service_of(state, lambda: state.ctx)
     limit = state.ctx.settings.tsa.max_request_bytes
     declared: str | None = None

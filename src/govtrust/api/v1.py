@@ -10,18 +10,17 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
-from govtrust.api.auth import get_context, requires
+from govtrust.api.auth import Ctx, requires
 from govtrust.ca.crl import RevocationReason
 from govtrust.ca.profiles import distribution_base_url
 from govtrust.crypto.keys import KeySpec
-from govtrust.services import Actor, Context, authorities, certificates, revocation, tokens
+from govtrust.services import Actor, authorities, certificates, revocation, tokens
 from govtrust.services import audit as audit_svc
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1")
 
-Ctx = Annotated[Context, Depends(get_context)]
 Auditor = Annotated[Actor, Depends(requires("auditor"))]
 Operator = Annotated[Actor, Depends(requires("operator"))]
 Admin = Annotated[Actor, Depends(requires("admin"))]

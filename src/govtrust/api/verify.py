@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from cryptography import x509
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
-from govtrust.api.auth import get_context
+from govtrust.api.auth import Ctx
 from govtrust.errors import DocumentTooLarge, InputError
 from govtrust.services import Context
 from govtrust.services.verify import (
@@ -48,7 +48,6 @@ __all__ = ["router"]
 
 router = APIRouter(tags=["Validation (public)"])
 
-Ctx = Annotated[Context, Depends(get_context)]
 
 _MAX_ANCHOR_BYTES = 1024 * 1024
 _MAX_ANCHORS = 32

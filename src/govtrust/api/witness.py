@@ -17,17 +17,16 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from govtrust.api.auth import get_context, requires
+from govtrust.api.auth import Ctx, get_context, requires
 from govtrust.errors import WitnessConflict, WitnessError
 from govtrust.ledger.witness import MAX_REQUEST_SIZE, SIZE_CONTENT_TYPE, encode_size_response
-from govtrust.services import Actor, Context
+from govtrust.services import Actor
 from govtrust.services import ledger_witness as witness_svc
 
 __all__ = ["router"]
 
 router = APIRouter()
 
-Ctx = Annotated[Context, Depends(get_context)]
 Admin = Annotated[Actor, Depends(requires("admin"))]
 
 _TEXT = "text/plain; charset=utf-8"

@@ -14,13 +14,11 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any, NamedTuple
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 import typer
 import typer.main
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.serialization import pkcs12
-from rich.table import Table
 from typer import _click as click
 from typer._click.exceptions import UsageError
 from typer.core import TyperCommand, TyperGroup
@@ -43,7 +41,9 @@ from govtrust.crypto.keys import KeySpec
 from govtrust.errors import Error, InputError
 from govtrust.services import Context, authorities, certificates, revocation, tokens
 from govtrust.services import audit as audit_svc
-from govtrust.services.setup import init_home
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 __all__ = ["app", "main"]
 
@@ -203,6 +203,8 @@ def init(
 ) -> None:
     """Create the data directory (GOVTRUST_HOME, default ./govtrust-data)."""
     home = home_from_env(os.environ)
+    from govtrust.services.setup import init_home
+
     report = init_home(home, dict(os.environ), demo=demo, country=country, base_url=public_url)
     out.print(f"Initialised [bold]{home}[/bold]")
     if report.cas:
@@ -241,7 +243,7 @@ def serve(
     os.environ[SKIP_MIGRATIONS_ENV] = "1"
     try:
         uvicorn.run(
-            "govtrust.api.app:create_app",
+            "govtrust.api.app:create_server",
             factory=True,
             host=host,
             port=port,
@@ -268,6 +270,8 @@ BackendOpt = Annotated[str, typer.Option("--backend", help="software|pkcs11")]
 
 
 def _ca_table(cas: list[authorities.CAInfo]) -> Table:
+    from rich.table import Table
+
     table = Table("name", "subject", "parent", "key", "backend", "not after", "CRL #")
     for ca in cas:
         table.add_row(
@@ -392,6 +396,8 @@ def ca_show(
 
 
 def _cert_table(certs: list[certificates.CertificateInfo]) -> Table:
+    from rich.table import Table
+
     table = Table("serial", "CA", "profile", "subject", "not after", "status")
     for c in certs:
         table.add_row(
@@ -482,6 +488,8 @@ def cert_issue(
 
                 leaf = x509.load_der_x509_certificate(cert.der)
                 chain = _chain(ctx, ca)
+                from cryptography.hazmat.primitives.serialization import pkcs12
+
                 blob = pkcs12.serialize_key_and_certificates(
                     cert.subject.encode(),
                     private_key,
@@ -682,6 +690,8 @@ def token_list(json_: JsonOpt = False) -> None:
         if json_:
             print_json([t.to_dict() for t in items])
             return
+        from rich.table import Table
+
         table = Table("name", "role", "profiles", "created", "revoked")
         for t in items:
             table.add_row(
@@ -714,6 +724,8 @@ def audit_list(
         if json_:
             print_json([{"id": i, **json.loads(e.canonical())} for i, e in events])
             return
+        from rich.table import Table
+
         table = Table("#", "time", "actor", "action", "object", "sha256")
         for i, e in events:
             table.add_row(
@@ -735,6 +747,8 @@ def profile_list(json_: JsonOpt = False) -> None:
         if json_:
             print_json(specs)
             return
+        from rich.table import Table
+
         table = Table("name", "validity", "keys", "EKU", "SAN types", "description")
         for s in specs:
             table.add_row(

@@ -269,13 +269,16 @@ def _issuing(ctx: Context) -> _Issuing:
         return found
 
 
+def _cached_issuer(ctx: Context, ca_name: str) -> _Issuer | None:
+    state = _issuing(ctx)
+    with state.lock:
+        return state.issuers.get((ca_name, id(ctx.custody)))
+
+
 def _issuer(ctx: Context, ca_name: str, *, fresh: bool = False) -> _Issuer:
     """The CA's issuer, from the process cache unless ``fresh``; a revoked CA raises
     Conflict (and is not cached)."""
-    state = _issuing(ctx)
-    key = (ca_name, id(ctx.custody))
-    with state.lock:
-        cached = None if fresh else state.issuers.get(key)
+    cached = None if fresh else _cached_issuer(ctx, ca_name)
     if cached is not None:
         return cached
     with ctx.db.read() as session:
@@ -291,8 +294,9 @@ def _issuer(ctx: Context, ca_name: str, *, fresh: bool = False) -> _Issuer:
         responder,
         hashlib.sha256(ca_row.cert_der).hexdigest(),
     )
+    state = _issuing(ctx)
     with state.lock:
-        state.issuers[key] = issuer
+        state.issuers[(ca_name, id(ctx.custody))] = issuer
     return issuer
 
 
@@ -434,7 +438,9 @@ def _issue_steps(
     profile = ctx.profiles.get(profile_name)
     if not actor.may_use_profile(profile.name):
         raise Forbidden(f"{actor.name} may not issue with profile {profile.name!r}")
-    issuer: _Issuer = yield functools.partial(_issuer, ctx, ca_name)
+    issuer = _cached_issuer(ctx, ca_name)
+    if issuer is None:  # a database read: the async driver runs it in a thread
+        issuer = yield functools.partial(_issuer, ctx, ca_name)
     salt = secrets.token_bytes(32) if profile.spec.natural_person else None
     subject_der = request.subject.public_bytes()
     subject = name_to_string(request.subject)

@@ -8,6 +8,8 @@ import hashlib
 import json
 import re
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,9 +20,30 @@ from govtrust.services import audit
 from govtrust.services.context import ROLES, Actor, Context
 from govtrust.store.models import ApiToken
 
-__all__ = ["TokenInfo", "authenticate", "create_token", "list_tokens", "revoke_token"]
+__all__ = [
+    "CACHE_SECONDS",
+    "TokenInfo",
+    "authenticate",
+    "cached_actor",
+    "create_token",
+    "forget_all",
+    "list_tokens",
+    "revoke_token",
+]
 
 PREFIX = "gt_"
+
+CACHE_SECONDS = 2.0
+"""How long a process reuses a successful token look-up. A token revoked in this process
+fails at once (the cache is emptied); revoked by another process (the CLI, another
+worker or node), it fails within this time. Reading the token table on every request
+was an eighth of a worker's CPU per issued certificate (bench/README.md)."""
+
+_CACHE_SIZE = 4096
+_cache: dict[tuple[str, str], tuple[float, Actor]] = {}
+_cache_lock = threading.Lock()
+_clock = time.monotonic  # the cache's clock (tests move it)
+_generation = 0  # bumped by forget_all(): a look-up that began before is not cached
 
 
 @dataclass(frozen=True)
@@ -106,17 +129,45 @@ def revoke_token(ctx: Context, name: str, actor: Actor) -> TokenInfo:
             audit.record(
                 session, ctx, actor, "token.revoke", "token", name, row.token_sha256.encode()
             )
-        return _info(row)
+        info = _info(row)
+    forget_all()  # after the commit: a look-up running meanwhile does not cache
+    return info
+
+
+def forget_all() -> None:
+    """Empty this process's cache of token look-ups (after a revocation)."""
+    global _generation
+    with _cache_lock:
+        _generation += 1
+        _cache.clear()
+
+
+def cached_actor(ctx: Context, secret: str) -> Actor | None:
+    """The actor of ``secret`` if this process looked it up successfully less than
+    :data:`CACHE_SECONDS` ago; None otherwise (then call :func:`authenticate`)."""
+    hit = _cache.get((ctx.settings.database_url, _digest(secret)))
+    if hit is None or hit[0] <= _clock():
+        return None
+    return hit[1]
 
 
 def authenticate(ctx: Context, secret: str) -> Actor:
+    """The actor of an API token, read from the database; unknown, malformed and revoked
+    tokens raise :class:`Unauthenticated` (and are not cached)."""
     if not secret.startswith(PREFIX):
         raise Unauthenticated("invalid API token")
+    digest = _digest(secret)
+    generation = _generation
     with ctx.db.read() as session:
-        row = session.scalars(
-            select(ApiToken).where(ApiToken.token_sha256 == _digest(secret))
-        ).first()
+        row = session.scalars(select(ApiToken).where(ApiToken.token_sha256 == digest)).first()
     if row is None or row.revoked_at is not None:
         raise Unauthenticated("invalid or revoked API token")
     profiles = frozenset(json.loads(row.profiles)) if row.profiles else None
-    return Actor(f"token:{row.name}", row.role, profiles)
+    actor = Actor(f"token:{row.name}", row.role, profiles)
+    with _cache_lock:
+        if generation != _generation:
+            return actor
+        if len(_cache) >= _CACHE_SIZE:
+            _cache.clear()
+        _cache[(ctx.settings.database_url, digest)] = (_clock() + CACHE_SECONDS, actor)
+    return actor
