@@ -314,24 +314,22 @@ class TsaService:
             return [replace(job, error=exc) for job in jobs]
         serials, times = self._allocate(len(jobs))
         return [
-            self._sign(replace(job, loaded=loaded), serial, gen_time)
+            self._sign(job, loaded, serial, gen_time)
             for job, serial, gen_time in zip(jobs, serials, times, strict=True)
         ]
 
-    def _sign(self, job: _Job, serial: int, gen_time: dt.datetime) -> _Job:
-        loaded = job.loaded
-        assert loaded is not None
+    def _sign(self, job: _Job, loaded: _Loaded, serial: int, gen_time: dt.datetime) -> _Job:
         authority = loaded.authority
         if not authority.certificate.not_valid_before_utc <= gen_time <= authority.not_after:
             unusable = CredentialUnusable(
                 loaded.credential, "expired", "the TSA certificate is outside its validity"
             )
-            return replace(job, error=unusable)
+            return replace(job, loaded=loaded, error=unusable)
         try:
             token = authority.issue(job.query, serial, gen_time)
         except Exception as exc:  # key custody: this token fails, not the batch
-            return replace(job, error=exc)
-        return replace(job, serial=serial, gen_time=gen_time, token=token)
+            return replace(job, loaded=loaded, error=exc)
+        return replace(job, loaded=loaded, serial=serial, gen_time=gen_time, token=token)
 
     def _issue_batch(self, session: Session, jobs: Sequence[_Job]) -> list[bytes | Exception]:
         """The token rows and audit records of a prepared batch, in the caller's

@@ -20,7 +20,10 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.sign.general import SigningError
 
+from govtrust import _pdf_hex
 from govtrust.errors import Error, MalformedDocument, SigningFailed
+
+_pdf_hex.install()  # signed PDFs are re-read to be augmented: ~10 ms per /Contents
 
 __all__ = ["MAX_PDF_BYTES", "cms_from_contents", "guarded", "open_pdf"]
 

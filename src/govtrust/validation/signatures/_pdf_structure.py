@@ -34,6 +34,8 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 
+from govtrust import _pdf_hex
+
 __all__ = [
     "PARSE_ERRORS",
     "ByteRangeCheck",
@@ -46,6 +48,8 @@ __all__ = [
     "open_pdf",
     "read_dss",
 ]
+
+_pdf_hex.install()  # pyHanko's hex-string reader took most of a validation's time
 
 #: What pyHanko and asn1crypto raise on hostile input (pyHanko's own ``PdfError`` tree,
 #: and the builtins its parsers let through: a truncated object, a missing key, a
