@@ -7,18 +7,28 @@ same machine and in the same run, alternating ours and the peer in every repetit
 so that background load drifts hit both alike; figures are medians.
 
 - **PAdES B-B, 1-page PDF** (ms per document): govtrust's service path
-  (``SigningSession.sign``: credential in software custody, pyHanko through the
-  ``Signer`` bridge, the ``sign.create`` audit record committed to the database) beside
-  pyHanko's ``PdfSigner.sign_pdf`` with a ``SimpleSigner`` holding the same P-256 key in
-  memory, same PDF, same ``/ETSI.CAdES.detached`` subfilter.
+  (``SigningSession.sign``: credential in software custody, pyHanko's PDF writer with
+  govtrust's own CMS encoding, the ``sign.create`` audit record committed to the
+  database) beside pyHanko's ``PdfSigner.sign_pdf`` with a ``SimpleSigner`` holding the
+  same P-256 key in memory, same PDF, same ``/ETSI.CAdES.detached`` subfilter.
 - **PAdES B-LT** (ms per document): ours adds the signature time-stamp from this
   instance's TSA (a serial number and an audit record in the database per token) and
   the DSS with OCSP responses from the in-process OCSP service; pyHanko directly gets
-  its best case: an in-memory ``DummyTimeStamper`` and a ``ValidationContext``
-  pre-loaded with the same OCSP responses (nothing fetched).
+  its best case: pyHanko's in-memory ``DummyTimeStamper`` with the demo TSA's key and
+  certificate (its signing step adapted from RSA to ECDSA, the demo TSA key being
+  P-256) and a ``ValidationContext`` pre-loaded with the same OCSP responses (nothing
+  fetched).
 - **Batch PAdES B-B on 2 cores** (PDFs per second): two worker processes, each with its
   own context and session, signing the same 1-page PDF; wall time over all documents.
   The peer is pyHanko directly in two processes. Goal (issue 3): 200 PDFs/s.
+
+The pyHanko peer always runs in processes that never import govtrust (checked in
+them): importing govtrust's PDF modules replaces pyHanko's hexadecimal-string reader by
+a faster one (``govtrust/_pdf_hex.py``), and the peer would no longer be pyHanko used
+directly. The single-document rows talk to a child process (:class:`PeerProcess`,
+:func:`peer_worker`) that gets the key material and OCSP responses as files; the batch
+rows spawn their peer workers from this module, which imports govtrust only inside
+the functions of our side.
 - **CAdES detached, 1 MB** (ms per file): ours (``SigningSession.sign``, with the audit
   record) beside ``openssl cms -sign -binary`` with the same key and certificate,
   net of process start (``N`` invocations minus ``N`` of ``openssl version``).
@@ -39,6 +49,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -90,24 +101,48 @@ def _open(home: Path) -> Any:
 
 
 def export_key_material(home: Path, work: Path) -> dict[str, Path]:
-    """The credential's key, certificate and chain as PEM files, for the peers (the
-    bench's own temporary copy: govtrust never exports a key)."""
+    """For the peers, as files (the bench's own temporary copy: govtrust never exports a
+    key): the credential's key, certificate and chain, the demo TSA's key, certificate
+    and chain, and OCSP responses from the instance's OCSP service for the signer, the
+    TSA and the issuing CA (what the B-LT peer embeds)."""
     from cryptography.hazmat.primitives import serialization
 
     from govtrust.services.credentials import get_credential
+    from govtrust.services.signing import InProcessRevocation
+
+    pem = serialization.Encoding.PEM
+
+    def key_pem(cred: Any) -> bytes:
+        return bytes(
+            cred.signer.as_private_key().private_bytes(
+                pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
 
     ctx = _open(home)
     try:
         cred = get_credential(ctx, CREDENTIAL)
-        key = cred.signer.as_private_key()
-        pem = serialization.Encoding.PEM
-        paths = {name: work / f"{name}.pem" for name in ("key", "cert", "chain", "root")}
-        paths["key"].write_bytes(
-            key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-        )
+        tsa = get_credential(ctx, "tsa")
+        names = ("key", "cert", "chain", "root", "tsa-key", "tsa-cert", "tsa-chain")
+        paths = {name: work / f"{name}.pem" for name in names}
+        paths["key"].write_bytes(key_pem(cred))
         paths["cert"].write_bytes(cred.certificate.public_bytes(pem))
         paths["chain"].write_bytes(b"".join(c.public_bytes(pem) for c in cred.chain[:-1]))
         paths["root"].write_bytes(cred.chain[-1].public_bytes(pem))
+        paths["tsa-key"].write_bytes(key_pem(tsa))
+        paths["tsa-cert"].write_bytes(tsa.certificate.public_bytes(pem))
+        paths["tsa-chain"].write_bytes(b"".join(c.public_bytes(pem) for c in tsa.chain))
+        source = InProcessRevocation(ctx)
+        pairs = (
+            (cred.certificate, cred.chain[0]),
+            (tsa.certificate, tsa.chain[0]),
+            (cred.chain[0], cred.chain[1]),
+        )
+        for index, (cert, issuer) in enumerate(pairs):
+            response = source.ocsp(cert, issuer)
+            if response is not None:
+                paths[f"ocsp-{index}"] = work / f"ocsp-{index}.der"
+                paths[f"ocsp-{index}"].write_bytes(response)
         return paths
     finally:
         ctx.close()
@@ -130,9 +165,8 @@ def ours_signer(
     return ctx, session.sign
 
 
-def pyhanko_signer(
-    paths: dict[str, Path], lt: bool, home: Path | None = None
-) -> Callable[[bytes], bytes]:
+def pyhanko_signer(paths: dict[str, Path], lt: bool) -> Callable[[bytes], bytes]:
+    """pyHanko's ``PdfSigner.sign_pdf`` with the exported key material (no govtrust)."""
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import fields, signers
 
@@ -145,8 +179,7 @@ def pyhanko_signer(
     timestamper = None
     context = None
     if lt:
-        assert home is not None
-        timestamper, context = _pyhanko_lt(paths, home)
+        timestamper, context = _pyhanko_lt(paths)
     meta = signers.PdfSignatureMetadata(
         field_name="Signature1",
         md_algorithm="sha256",
@@ -163,80 +196,157 @@ def pyhanko_signer(
     return sign
 
 
-def _memory_timestamper(ctx: Any) -> Any:
-    """pyHanko's TimeStamper answered in memory by govtrust's RFC 3161 token builder with
-    the demo TSA's key: no database, no HTTP (pyHanko's own DummyTimeStamper is
-    RSA-only, the demo TSA key is P-256)."""
-    import itertools
+def _ecdsa_dummy_timestamper(paths: dict[str, Path]) -> Any:
+    """pyHanko's in-memory ``DummyTimeStamper`` with the demo TSA's key and certificate.
 
-    from asn1crypto import tsp
-    from pyhanko.sign.timestamps.api import TimeStamper
+    pyHanko's class signs with RSA only; the demo TSA key is P-256, so its two signing
+    steps are redone here for ECDSA (the same signed attributes, ecdsa-with-SHA-n)."""
+    from asn1crypto import algos, cms, core
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from pyhanko.keys import load_cert_from_pemder, load_certs_from_pemder
+    from pyhanko.sign import general
+    from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 
-    from govtrust.clock import SystemClock
-    from govtrust.services.credentials import get_credential
-    from govtrust.tsa import Accuracy, TimestampAuthority, granted, parse_query
+    loaded = serialization.load_pem_private_key(paths["tsa-key"].read_bytes(), password=None)
+    assert isinstance(loaded, ec.EllipticCurvePrivateKey)
+    key: ec.EllipticCurvePrivateKey = loaded
+    hashes_by_name = {"sha256": hashes.SHA256(), "sha384": hashes.SHA384()}
 
-    tsa = get_credential(ctx, "tsa")
-    authority = TimestampAuthority(
-        tsa.certificate, tsa.signer, ctx.settings.tsa.policy, Accuracy(1, 0), chain=tsa.chain
+    class EcdsaDummyTimeStamper(DummyTimeStamper):
+        def _sign_tst_info(self, tst_info_data: bytes, md_algorithm: str, dt: Any) -> Any:
+            algorithm = hashes_by_name[md_algorithm]
+            digest = hashes.Hash(algorithm)
+            digest.update(tst_info_data)
+            signed_attrs = cms.CMSAttributes(
+                [
+                    general.simple_cms_attribute("content_type", "tst_info"),
+                    general.simple_cms_attribute(
+                        "signing_time", cms.Time({"utc_time": core.UTCTime(dt)})
+                    ),
+                    general.simple_cms_attribute(
+                        "signing_certificate", general.as_signing_certificate(self.tsa_cert)
+                    ),
+                    general.simple_cms_attribute("message_digest", digest.finalize()),
+                ]
+            )
+            return key.sign(signed_attrs.dump(), ec.ECDSA(algorithm)), signed_attrs
+
+        def _build_signed_data(self, *args: Any) -> dict[str, Any]:
+            signed_data: dict[str, Any] = super()._build_signed_data(*args)
+            md_algorithm = args[1]
+            signed_data["signer_infos"][0]["signature_algorithm"] = algos.SignedDigestAlgorithm(
+                {"algorithm": f"{md_algorithm}_ecdsa"}
+            )
+            return signed_data
+
+    return EcdsaDummyTimeStamper(
+        tsa_cert=load_cert_from_pemder(str(paths["tsa-cert"])),
+        tsa_key=None,  # _sign_tst_info above holds the key
+        certs_to_embed=list(load_certs_from_pemder([str(paths["tsa-chain"])])),
     )
-    serials = itertools.count(1)
-    clock = SystemClock()
-
-    class MemoryTimeStamper(TimeStamper):
-        async def async_request_tsa_response(self, req: Any) -> Any:
-            token = authority.issue(parse_query(req.dump()), next(serials), clock.now())
-            return tsp.TimeStampResp.load(granted(token))
-
-    return MemoryTimeStamper(), tsa
 
 
-def _pyhanko_lt(paths: dict[str, Path], home: Path) -> tuple[Any, Any]:
+def _pyhanko_lt(paths: dict[str, Path]) -> tuple[Any, Any]:
     """pyHanko's best case for B-LT: an in-memory TSA and the OCSP answers pre-loaded."""
-    from pyhanko.keys import load_cert_from_pemder
+    from asn1crypto import ocsp
+    from pyhanko.keys import load_cert_from_pemder, load_certs_from_pemder
     from pyhanko_certvalidator import ValidationContext
 
-    from govtrust.crypto._pyhanko import to_asn1
-    from govtrust.services.credentials import get_credential
-    from govtrust.services.signing import InProcessRevocation
+    others = load_certs_from_pemder([str(paths[n]) for n in ("chain", "tsa-chain")])
+    ocsps = [
+        ocsp.OCSPResponse.load(path.read_bytes())
+        for name, path in sorted(paths.items())
+        if name.startswith("ocsp-")
+    ]
+    context = ValidationContext(
+        trust_roots=[load_cert_from_pemder(str(paths["root"]))],
+        other_certs=list(others),
+        ocsps=ocsps,
+        allow_fetching=False,
+    )
+    return _ecdsa_dummy_timestamper(paths), context
 
-    ctx = _open(home)
-    try:
-        timestamper, tsa = _memory_timestamper(ctx)
-        signer_cred = get_credential(ctx, CREDENTIAL)
-        source = InProcessRevocation(ctx)
-        ocsps = [
-            source.ocsp(cert, issuer)
-            for cert, issuer in (
-                (signer_cred.certificate, signer_cred.chain[0]),
-                (tsa.certificate, tsa.chain[0]),
-                (signer_cred.chain[0], signer_cred.chain[1]),
-            )
-        ]
-        context = ValidationContext(
-            trust_roots=[load_cert_from_pemder(str(paths["root"]))],
-            other_certs=[to_asn1(c) for c in (*signer_cred.chain, *tsa.chain)],
-            ocsps=[o for o in ocsps if o is not None],
-            allow_fetching=False,
+
+Batch = Callable[[int], list[float]]
+"""Runs a signer ``n`` times; the milliseconds of each run."""
+
+
+def _timed(fn: Callable[[], Any]) -> Batch:
+    def batch(n: int) -> list[float]:
+        out = []
+        for _ in range(n):
+            start = time.perf_counter()
+            fn()
+            out.append(1000 * (time.perf_counter() - start))
+        return out
+
+    return batch
+
+
+def _assert_raw_pyhanko() -> None:
+    """In a peer process: govtrust was never imported, pyHanko reads PDFs its own way."""
+    from pyhanko.pdf_utils import generic
+
+    if any(name == "govtrust" or name.startswith("govtrust.") for name in sys.modules):
+        raise SystemExit("the pyHanko peer process imported govtrust")
+    if generic.read_hex_string_from_stream.__module__ != "pyhanko.pdf_utils.generic":
+        raise SystemExit("the peer process is not running pyHanko's own PDF reader")
+
+
+class PeerProcess:
+    """pyHanko's signer in a child process that never imports govtrust."""
+
+    def __init__(self, paths: dict[str, Path], lt: bool) -> None:
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--peer-worker",
+                json.dumps({"paths": {k: str(v) for k, v in paths.items()}, "lt": lt}),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
-        return timestamper, context
-    finally:
-        ctx.close()
+
+    def batch(self, n: int) -> list[float]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(f"{n}\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise SystemExit("the pyHanko peer process stopped")
+        timings: list[float] = json.loads(line)
+        return timings
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        self.proc.wait(timeout=30)
 
 
-def _alternate(
-    reps: int, n: int, ours: Callable[[], Any], peer: Callable[[], Any]
-) -> tuple[float, float]:
+def peer_worker(spec: str) -> None:
+    """The child of :class:`PeerProcess`: one line in (a count), one line out (JSON)."""
+    config = json.loads(spec)
+    pdf = _pdf()
+    sign = pyhanko_signer({k: Path(v) for k, v in config["paths"].items()}, config["lt"])
+    _assert_raw_pyhanko()
+    batch = _timed(lambda: sign(pdf))
+    for line in sys.stdin:
+        sys.stdout.write(json.dumps(batch(int(line))) + "\n")
+        sys.stdout.flush()
+
+
+def _alternate(reps: int, n: int, ours: Batch, peer: Batch) -> tuple[float, float]:
     """Median ms per call of ``ours`` and ``peer``, alternating batches of ``n``."""
-    ours(), peer()  # warm-up (imports, caches, the TSA's first load)
+    ours(1), peer(1)  # warm-up (imports, caches, the TSA's first load)
     mine: list[float] = []
     theirs: list[float] = []
-    for _ in range(reps):
-        for fn, out in ((ours, mine), (peer, theirs)):
-            for _ in range(n):
-                start = time.perf_counter()
-                fn()
-                out.append(1000 * (time.perf_counter() - start))
+    for index in range(reps):
+        pair = ((ours, mine), (peer, theirs))
+        for fn, out in pair if index % 2 == 0 else reversed(pair):
+            out.extend(fn(n))
     return statistics.median(mine), statistics.median(theirs)
 
 
@@ -246,15 +356,13 @@ def pades_rows(home: Path, paths: dict[str, Path], quick: bool) -> list[dict[str
     rows = []
     for level, lt in (("B-B", False), ("B-LT", True)):
         ctx, sign = ours_signer(home, level)
+        peer = PeerProcess(paths, lt)
         try:
-            peer = pyhanko_signer(paths, lt, home)
             ours_ms, peer_ms = _alternate(
-                reps,
-                n,
-                lambda sign=sign: sign(pdf, "doc.pdf"),  # type: ignore[misc]
-                lambda peer=peer: peer(pdf),  # type: ignore[misc]
+                reps, n, _timed(partial(sign, pdf, "doc.pdf")), peer.batch
             )
         finally:
+            peer.close()
             ctx.close()
         log(f"PAdES {level}: ours {ours_ms:.1f} ms, pyHanko {peer_ms:.1f} ms")
         rows.append(
@@ -276,6 +384,7 @@ def _batch_worker(
     else:
         ctx = None
         peer = pyhanko_signer({k: Path(v) for k, v in paths.items()}, lt=False)
+        _assert_raw_pyhanko()  # this spawned process imports govtrust only on our side
         fn = lambda: peer(pdf)  # noqa: E731
     fn()  # warm-up, before the common start
     while time.time() < start_at:
@@ -385,8 +494,12 @@ def main(quick: bool) -> list[dict[str, Any]]:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter runs")
+    parser.add_argument("--peer-worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.peer_worker is not None:
+        peer_worker(args.peer_worker)
+        raise SystemExit(0)
     for row in main(args.quick):
         sys.stdout.write(json.dumps(row) + "\n")

@@ -1,4 +1,6 @@
-"""Minimal DER encoding (ITU-T X.690 §8, §10) for the CRL fast path.
+"""Minimal DER encoding (ITU-T X.690 §8, §10) for the CRL fast path and the hand-built
+CMS of signatures and time-stamp tokens (``govtrust.signing._cms_out``,
+``govtrust.tsa.authority``).
 
 Why by hand: RFC 5280 CRLs with 100,000 entries must be generated in well under a
 second. pyca's ``CertificateRevocationListBuilder.add_revoked_certificate`` copies its
@@ -23,6 +25,7 @@ __all__ = [
     "octet_string",
     "oid",
     "sequence",
+    "set_of",
     "time",
     "tlv",
 ]
@@ -42,6 +45,14 @@ def tlv(tag: int, content: bytes) -> bytes:
 
 def sequence(*parts: bytes) -> bytes:
     return tlv(0x30, b"".join(parts))
+
+
+def set_of(*elements: bytes) -> bytes:
+    """A SET OF in DER: X.690 §11.6, the elements' encodings in ascending order, compared
+    as octet strings (a shorter one padded with zero octets: only equal prefixes of
+    different lengths differ from Python's ``bytes`` order, and the elements here are
+    complete TLVs, whose tags and lengths keep one from being a prefix of another)."""
+    return tlv(0x31, b"".join(sorted(elements)))
 
 
 def integer(n: int) -> bytes:

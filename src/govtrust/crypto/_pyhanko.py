@@ -1,11 +1,12 @@
 """The bridge from govtrust's :class:`~govtrust.crypto.signer.Signer` to pyHanko.
 
-pyHanko builds every CMS structure (RFC 5652 SignedData, the CAdES/PAdES signed
-attributes of ETSI EN 319 122-1 §5.2 and EN 319 142-1 §5) and asks a
-``pyhanko.sign.signers.Signer`` for one thing only: the raw signature over the DER of
-the signed attributes (``async_sign_raw``). :class:`PyHankoSigner` answers that with the
-key handle of our Signer (``signer.as_private_key().sign(...)``), so the private key
-stays in its backend: in memory for software keys, inside the token for PKCS#11.
+pyHanko asks a ``pyhanko.sign.signers.Signer`` for the raw signature over the DER of
+the signed attributes (``async_sign_raw``), for the signer's certificate (the stamp's
+text, pre-signing validation) and for size estimates (dry runs).
+:class:`PyHankoSigner` answers with the key handle of our Signer
+(:func:`raw_signature`: ``signer.as_private_key().sign(...)``), so the private key stays
+in its backend: in memory for software keys, inside the token for PKCS#11. govtrust's
+own CMS encoder (``govtrust.signing._cms_out``) signs through :func:`raw_signature` too.
 
 Internal API (the leading underscore): only ``govtrust.signing`` uses it.
 """
@@ -25,7 +26,7 @@ from govtrust.crypto.keys import KeySpec
 from govtrust.crypto.signer import Signer
 from govtrust.errors import SigningFailed
 
-__all__ = ["PyHankoSigner", "digest_algorithm_for", "to_asn1"]
+__all__ = ["PyHankoSigner", "digest_algorithm_for", "raw_signature", "to_asn1"]
 
 _HASHES: dict[str, hashes.HashAlgorithm] = {
     "sha256": hashes.SHA256(),
@@ -63,6 +64,28 @@ def _placeholder_size(spec: KeySpec) -> int:
     return 64
 
 
+def raw_signature(signer: Signer, data: bytes, digest_algorithm: str) -> bytes:
+    """The signature of ``data`` by ``signer``'s key, made in its backend: ECDSA with
+    ``digest_algorithm`` (RFC 5753 §2.1.1: the CMS digest algorithm is the ECDSA hash),
+    RSASSA-PKCS1-v1_5 with it (RFC 5754 §3.2), or Ed25519 (RFC 8419 §3.1: PureEdDSA,
+    with SHA-512 as the CMS digest algorithm)."""
+    key = signer.as_private_key()
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        if digest_algorithm != "sha512":
+            raise SigningFailed(
+                "sign", "an Ed25519 key signs with SHA-512 as the digest (RFC 8419 §3.1)"
+            )
+        return key.sign(data)
+    algorithm = _HASHES.get(digest_algorithm)
+    if algorithm is None:
+        raise SigningFailed("sign", f"unsupported digest algorithm {digest_algorithm}")
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return key.sign(data, ec.ECDSA(algorithm))
+    if isinstance(key, rsa.RSAPrivateKey):
+        return key.sign(data, padding.PKCS1v15(), algorithm)
+    raise SigningFailed("sign", f"the key ({signer.spec.value}) cannot sign CMS here")
+
+
 class PyHankoSigner(_PyHankoSigner):
     """A pyHanko signer whose raw signatures come from a govtrust :class:`Signer`.
 
@@ -98,16 +121,13 @@ class PyHankoSigner(_PyHankoSigner):
     ) -> bytes:
         if dry_run:
             return bytes(_placeholder_size(self._spec))
-        mechanism = self.get_signature_mechanism_for_digest(digest_algorithm)
-        name = mechanism.signature_algo
-        key = self._govtrust_signer.as_private_key()
-        if name == "ed25519" and isinstance(key, ed25519.Ed25519PrivateKey):
-            return key.sign(data)
-        algorithm = _HASHES.get(digest_algorithm)
-        if algorithm is None:
-            raise SigningFailed("sign", f"unsupported digest algorithm {digest_algorithm}")
-        if name == "ecdsa" and isinstance(key, ec.EllipticCurvePrivateKey):
-            return key.sign(data, ec.ECDSA(algorithm))
-        if name == "rsassa_pkcs1v15" and isinstance(key, rsa.RSAPrivateKey):
-            return key.sign(data, padding.PKCS1v15(), algorithm)
-        raise SigningFailed("sign", f"the key ({self._spec.value}) cannot make a {name} signature")
+        name = self.get_signature_mechanism_for_digest(digest_algorithm).signature_algo
+        if not (
+            (name == "ecdsa" and self._spec.is_ec)
+            or (name == "rsassa_pkcs1v15" and self._spec.is_rsa)
+            or (name == "ed25519" and self._spec is KeySpec.ED25519)
+        ):
+            raise SigningFailed(
+                "sign", f"the key ({self._spec.value}) cannot make a {name} signature"
+            )
+        return raw_signature(self._govtrust_signer, data, digest_algorithm)
