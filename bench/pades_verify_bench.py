@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,10 +37,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT / "src") not in sys.path:
     sys.path.insert(0, str(ROOT / "src"))
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+if str(ROOT / "bench") not in sys.path:
+    sys.path.insert(0, str(ROOT / "bench"))
 
-from bench._proc import median  # noqa: E402
+import _peer  # noqa: E402
 
 PDF_VECTOR = ROOT.parent / "shared" / "vectors" / "pdf" / "minimal.pdf"
 CREDENTIAL = "ministry-of-finance"
@@ -132,81 +131,19 @@ def pyhanko_validator(data: bytes, chain: list[bytes]) -> Callable[[], Any]:
     return run
 
 
-Batch = Callable[[int], list[float]]
-"""Runs a validator ``n`` times; the milliseconds of each run."""
-
-
-def _timed(fn: Callable[[], Any]) -> Batch:
-    def batch(n: int) -> list[float]:
-        out = []
-        for _ in range(n):
-            start = time.perf_counter()
-            fn()
-            out.append(1000 * (time.perf_counter() - start))
-        return out
-
-    return batch
-
-
-class PeerProcess:
-    """pyHanko's validator in a child process that never imports govtrust.
-
-    govtrust replaces pyHanko's hexadecimal-string reader by a faster one when its PDF
-    modules are imported (``govtrust/_pdf_hex.py``); in this process the peer would get
-    it too and no longer be pyHanko used directly."""
-
-    def __init__(self, work: Path, data: bytes, chain: list[bytes]) -> None:
-        (work / "peer.pdf").write_bytes(data)
-        for i, der in enumerate(chain):
-            (work / f"peer-chain-{i}.der").write_bytes(der)
-        self.proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "--peer-worker", str(work)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-
-    def batch(self, n: int) -> list[float]:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(f"{n}\n")
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
-        if not line:
-            raise SystemExit("the pyHanko peer process stopped")
-        timings: list[float] = json.loads(line)
-        return timings
-
-    def close(self) -> None:
-        if self.proc.stdin is not None:
-            self.proc.stdin.close()
-        self.proc.wait(timeout=30)
-
-
 def peer_worker(work: Path) -> None:
-    """The child of :class:`PeerProcess`: one line in (a count), one line out (JSON)."""
+    """The child of a :class:`_peer.PeerProcess`: pyHanko's validator, timed in
+    batches, on the document and chain the parent wrote into ``work``."""
     data = (work / "peer.pdf").read_bytes()
     chain = [p.read_bytes() for p in sorted(work.glob("peer-chain-*.der"))]
-    run = pyhanko_validator(data, chain)
-    from pyhanko.pdf_utils import generic
-
-    if generic.read_hex_string_from_stream.__module__ != "pyhanko.pdf_utils.generic":
-        raise SystemExit("the peer process is not running pyHanko's own PDF reader")
-    batch = _timed(run)
-    for line in sys.stdin:
-        sys.stdout.write(json.dumps(batch(int(line))) + "\n")
-        sys.stdout.flush()
+    _peer.serve(_peer.timed(pyhanko_validator(data, chain)))
 
 
-def _alternate(reps: int, n: int, ours: Batch, peer: Batch) -> tuple[float, float]:
-    """Median ms per call of ``ours`` and ``peer``, alternating batches of ``n``."""
-    ours(1), peer(1)  # warm-up
-    mine: list[float] = []
-    theirs: list[float] = []
-    for index in range(reps):
-        pair = ((ours, mine), (peer, theirs))
-        for fn, out in pair if index % 2 == 0 else reversed(pair):
-            out.extend(fn(n))
-    return median(mine), median(theirs)
+def _peer_process(work: Path, data: bytes, chain: list[bytes]) -> _peer.PeerProcess:
+    (work / "peer.pdf").write_bytes(data)
+    for i, der in enumerate(chain):
+        (work / f"peer-chain-{i}.der").write_bytes(der)
+    return _peer.PeerProcess(Path(__file__).resolve(), str(work))
 
 
 def main(quick: bool) -> list[dict[str, Any]]:
@@ -218,9 +155,11 @@ def main(quick: bool) -> list[dict[str, Any]]:
         init_home(home, _env(home), demo=True)
         data, chain = signed_pdf(home)
         reps, n = (2, 20) if quick else (6, 50)
-        peer = PeerProcess(Path(tmp), data, chain)
+        peer = _peer_process(Path(tmp), data, chain)
         try:
-            ours_ms, peer_ms = _alternate(reps, n, _timed(ours_validator(data, chain)), peer.batch)
+            ours_ms, peer_ms = _peer.alternate(
+                reps, n, _peer.timed(ours_validator(data, chain)), peer.batch
+            )
         finally:
             peer.close()
         log(f"PAdES B-B validate: ours {ours_ms:.2f} ms, pyHanko {peer_ms:.2f} ms")

@@ -25,7 +25,7 @@ so that background load drifts hit both alike; figures are medians.
 The pyHanko peer always runs in processes that never import govtrust (checked in
 them): importing govtrust's PDF modules replaces pyHanko's hexadecimal-string reader by
 a faster one (``govtrust/_pdf_hex.py``), and the peer would no longer be pyHanko used
-directly. The single-document rows talk to a child process (:class:`PeerProcess`,
+directly. The single-document rows talk to a child process (:class:`_peer.PeerProcess`,
 :func:`peer_worker`) that gets the key material and OCSP responses as files; the batch
 rows spawn their peer workers from this module, which imports govtrust only inside
 the functions of our side.
@@ -57,6 +57,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT / "src") not in sys.path:
     sys.path.insert(0, str(ROOT / "src"))
+if str(ROOT / "bench") not in sys.path:
+    sys.path.insert(0, str(ROOT / "bench"))
+
+import _peer  # noqa: E402
 
 PDF_VECTOR = ROOT.parent / "shared" / "vectors" / "pdf" / "minimal.pdf"
 CREDENTIAL = "ministry-of-finance"
@@ -268,86 +272,17 @@ def _pyhanko_lt(paths: dict[str, Path]) -> tuple[Any, Any]:
     return _ecdsa_dummy_timestamper(paths), context
 
 
-Batch = Callable[[int], list[float]]
-"""Runs a signer ``n`` times; the milliseconds of each run."""
-
-
-def _timed(fn: Callable[[], Any]) -> Batch:
-    def batch(n: int) -> list[float]:
-        out = []
-        for _ in range(n):
-            start = time.perf_counter()
-            fn()
-            out.append(1000 * (time.perf_counter() - start))
-        return out
-
-    return batch
-
-
-def _assert_raw_pyhanko() -> None:
-    """In a peer process: govtrust was never imported, pyHanko reads PDFs its own way."""
-    from pyhanko.pdf_utils import generic
-
-    if any(name == "govtrust" or name.startswith("govtrust.") for name in sys.modules):
-        raise SystemExit("the pyHanko peer process imported govtrust")
-    if generic.read_hex_string_from_stream.__module__ != "pyhanko.pdf_utils.generic":
-        raise SystemExit("the peer process is not running pyHanko's own PDF reader")
-
-
-class PeerProcess:
-    """pyHanko's signer in a child process that never imports govtrust."""
-
-    def __init__(self, paths: dict[str, Path], lt: bool) -> None:
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                str(Path(__file__).resolve()),
-                "--peer-worker",
-                json.dumps({"paths": {k: str(v) for k, v in paths.items()}, "lt": lt}),
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-
-    def batch(self, n: int) -> list[float]:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(f"{n}\n")
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
-        if not line:
-            raise SystemExit("the pyHanko peer process stopped")
-        timings: list[float] = json.loads(line)
-        return timings
-
-    def close(self) -> None:
-        if self.proc.stdin is not None:
-            self.proc.stdin.close()
-        self.proc.wait(timeout=30)
-
-
 def peer_worker(spec: str) -> None:
-    """The child of :class:`PeerProcess`: one line in (a count), one line out (JSON)."""
+    """The child of a :class:`_peer.PeerProcess`: pyHanko's signer, timed in batches."""
     config = json.loads(spec)
     pdf = _pdf()
     sign = pyhanko_signer({k: Path(v) for k, v in config["paths"].items()}, config["lt"])
-    _assert_raw_pyhanko()
-    batch = _timed(lambda: sign(pdf))
-    for line in sys.stdin:
-        sys.stdout.write(json.dumps(batch(int(line))) + "\n")
-        sys.stdout.flush()
+    _peer.serve(_peer.timed(lambda: sign(pdf)))
 
 
-def _alternate(reps: int, n: int, ours: Batch, peer: Batch) -> tuple[float, float]:
-    """Median ms per call of ``ours`` and ``peer``, alternating batches of ``n``."""
-    ours(1), peer(1)  # warm-up (imports, caches, the TSA's first load)
-    mine: list[float] = []
-    theirs: list[float] = []
-    for index in range(reps):
-        pair = ((ours, mine), (peer, theirs))
-        for fn, out in pair if index % 2 == 0 else reversed(pair):
-            out.extend(fn(n))
-    return statistics.median(mine), statistics.median(theirs)
+def _peer_process(paths: dict[str, Path], lt: bool) -> _peer.PeerProcess:
+    spec = json.dumps({"paths": {k: str(v) for k, v in paths.items()}, "lt": lt})
+    return _peer.PeerProcess(Path(__file__).resolve(), spec)
 
 
 def pades_rows(home: Path, paths: dict[str, Path], quick: bool) -> list[dict[str, Any]]:
@@ -356,10 +291,10 @@ def pades_rows(home: Path, paths: dict[str, Path], quick: bool) -> list[dict[str
     rows = []
     for level, lt in (("B-B", False), ("B-LT", True)):
         ctx, sign = ours_signer(home, level)
-        peer = PeerProcess(paths, lt)
+        peer = _peer_process(paths, lt)
         try:
-            ours_ms, peer_ms = _alternate(
-                reps, n, _timed(partial(sign, pdf, "doc.pdf")), peer.batch
+            ours_ms, peer_ms = _peer.alternate(
+                reps, n, _peer.timed(partial(sign, pdf, "doc.pdf")), peer.batch
             )
         finally:
             peer.close()
@@ -384,7 +319,7 @@ def _batch_worker(
     else:
         ctx = None
         peer = pyhanko_signer({k: Path(v) for k, v in paths.items()}, lt=False)
-        _assert_raw_pyhanko()  # this spawned process imports govtrust only on our side
+        _peer.assert_raw_pyhanko()  # this spawned process imports govtrust only on our side
         fn = lambda: peer(pdf)  # noqa: E731
     fn()  # warm-up, before the common start
     while time.time() < start_at:

@@ -18,12 +18,11 @@ from collections.abc import Sequence
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from pyhanko.sign.signers.pdf_cms import Signer as _PyHankoSigner
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from govtrust.crypto.keys import KeySpec
-from govtrust.crypto.signer import Signer
+from govtrust.crypto.signer import Signer, sign_bytes
 from govtrust.errors import SigningFailed
 
 __all__ = ["PyHankoSigner", "digest_algorithm_for", "raw_signature", "to_asn1"]
@@ -65,25 +64,22 @@ def _placeholder_size(spec: KeySpec) -> int:
 
 
 def raw_signature(signer: Signer, data: bytes, digest_algorithm: str) -> bytes:
-    """The signature of ``data`` by ``signer``'s key, made in its backend: ECDSA with
-    ``digest_algorithm`` (RFC 5753 §2.1.1: the CMS digest algorithm is the ECDSA hash),
-    RSASSA-PKCS1-v1_5 with it (RFC 5754 §3.2), or Ed25519 (RFC 8419 §3.1: PureEdDSA,
-    with SHA-512 as the CMS digest algorithm)."""
-    key = signer.as_private_key()
-    if isinstance(key, ed25519.Ed25519PrivateKey):
-        if digest_algorithm != "sha512":
-            raise SigningFailed(
-                "sign", "an Ed25519 key signs with SHA-512 as the digest (RFC 8419 §3.1)"
-            )
-        return key.sign(data)
+    """The signature of ``data`` by ``signer``'s key, made in its backend
+    (:func:`~govtrust.crypto.signer.sign_bytes`): ECDSA with ``digest_algorithm``
+    (RFC 5753 §2.1.1: the CMS digest algorithm is the ECDSA hash), RSASSA-PKCS1-v1_5
+    with it (RFC 5754 §3.2), or Ed25519 (RFC 8419 §3.1: PureEdDSA, with SHA-512 as the
+    CMS digest algorithm)."""
+    if signer.spec is KeySpec.ED25519 and digest_algorithm != "sha512":
+        raise SigningFailed(
+            "sign", "an Ed25519 key signs with SHA-512 as the digest (RFC 8419 §3.1)"
+        )
     algorithm = _HASHES.get(digest_algorithm)
     if algorithm is None:
         raise SigningFailed("sign", f"unsupported digest algorithm {digest_algorithm}")
-    if isinstance(key, ec.EllipticCurvePrivateKey):
-        return key.sign(data, ec.ECDSA(algorithm))
-    if isinstance(key, rsa.RSAPrivateKey):
-        return key.sign(data, padding.PKCS1v15(), algorithm)
-    raise SigningFailed("sign", f"the key ({signer.spec.value}) cannot sign CMS here")
+    try:
+        return sign_bytes(signer, data, algorithm)
+    except TypeError:
+        raise SigningFailed("sign", f"the key ({signer.spec.value}) cannot sign CMS here") from None
 
 
 class PyHankoSigner(_PyHankoSigner):

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import (
     CertificateIssuerPrivateKeyTypes,
@@ -61,13 +62,15 @@ def signature_hash(signer: Signer) -> SignatureHash | None:
     return default_hash(signer.spec)
 
 
-def sign_bytes(signer: Signer, data: bytes) -> bytes:
-    """Sign ``data`` with the signer's default scheme (ECDSA, RSA PKCS#1 v1.5, Ed25519).
+def sign_bytes(signer: Signer, data: bytes, algorithm: hashes.HashAlgorithm | None = None) -> bytes:
+    """Sign ``data`` with the signer's key in its backend: ECDSA, RSA PKCS#1 v1.5 (with
+    ``algorithm``, by default the key's default hash) or Ed25519 (PureEdDSA, no hash).
 
-    Used where govtrust encodes a to-be-signed structure itself (the CRL fast path).
+    Used where govtrust encodes a to-be-signed structure itself (the CRL fast path, the
+    RFC 3161 tokens, the CMS of CAdES and PAdES signatures).
     """
     key = signer.as_private_key()
-    algorithm = default_hash(signer.spec)
+    algorithm = algorithm or default_hash(signer.spec)
     if isinstance(key, ec.EllipticCurvePrivateKey):
         assert algorithm is not None
         return key.sign(data, ec.ECDSA(algorithm))
