@@ -9,6 +9,7 @@ import asyncio
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import CancelledError, Future
+from typing import Any
 
 import pytest
 from sqlalchemy import Column as SAColumn
@@ -184,3 +185,105 @@ def test_the_writer_thread_ends_when_idle_and_comes_back(db: Database) -> None:
     assert writer.run((2, "b")) == "2:b"
     with db.read_engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM group_commit_probe")).scalar_one() == 2
+
+
+class _CountingLoop(asyncio.SelectorEventLoop):
+    """An event loop that counts the callbacks other threads schedule on it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.wakeups = 0
+
+    def call_soon_threadsafe(self, *args: Any, **kwargs: Any) -> asyncio.Handle:
+        self.wakeups += 1
+        return super().call_soon_threadsafe(*args, **kwargs)
+
+
+def test_async_callers_of_one_batch_are_woken_together(db: Database) -> None:
+    """A batch of 50 event-loop callers costs one cross-thread wake-up of the loop, not
+    50; a refused item still gets its own exception."""
+    probe = Probe(db)
+    writer: GroupCommit[tuple[int, str], str] = GroupCommit(db, probe.work, name="probe")
+    first = writer.submit((1, "first"))
+    assert probe.entered.wait(60)
+    loop = _CountingLoop()
+
+    async def main() -> list[str | BaseException]:
+        calls = [writer.run_async((k, "refuse" if k == 7 else "t")) for k in range(2, 52)]
+        tasks = [asyncio.ensure_future(c) for c in calls]
+        await asyncio.sleep(0)  # every task has queued its item behind the held batch
+        probe.release.set()
+        return list(await asyncio.gather(*tasks, return_exceptions=True))
+
+    try:
+        results = loop.run_until_complete(main())
+    finally:
+        loop.close()
+    assert first.result(timeout=60) == "1:first"
+    assert probe.batch_sizes == [1, 50]
+    assert isinstance(results[5], Refused)
+    assert [r for i, r in enumerate(results) if i != 5] == [
+        f"{k}:t" for k in range(2, 52) if k != 7
+    ]
+    assert loop.wakeups == 1  # the one batch's results, all at once
+    assert 7 not in _committed(db) and len(_committed(db)) == 50
+
+
+def test_an_async_caller_cancelled_before_its_turn_is_not_written(db: Database) -> None:
+    probe = Probe(db)
+    writer: GroupCommit[tuple[int, str], str] = GroupCommit(db, probe.work, name="probe")
+    first = writer.submit((1, "a"))
+    assert probe.entered.wait(60)
+
+    async def main() -> str:
+        cancelled = asyncio.ensure_future(writer.run_async((2, "cancelled")))
+        kept = asyncio.ensure_future(writer.run_async((3, "c")))
+        await asyncio.sleep(0)
+        cancelled.cancel()
+        await asyncio.sleep(0)
+        probe.release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await cancelled
+        return await kept
+
+    assert asyncio.run(main()) == "3:c"
+    assert first.result(timeout=60) == "1:a"
+    assert _committed(db) == {1: "a", 3: "c"}
+
+
+def test_callers_on_two_loops_in_one_batch(db: Database) -> None:
+    """Event-loop callers from two threads and a blocking caller, queued together,
+    each get their own result."""
+    probe = Probe(db)
+    writer: GroupCommit[tuple[int, str], str] = GroupCommit(db, probe.work, name="probe")
+    first = writer.submit((1, "a"))
+    assert probe.entered.wait(60)
+    queued = threading.Barrier(3)
+    results: dict[str, list[str]] = {}
+
+    def on_a_loop(name: str, keys: range) -> None:
+        async def main() -> list[str]:
+            tasks = [asyncio.ensure_future(writer.run_async((k, name))) for k in keys]
+            await asyncio.sleep(0)
+            queued.wait(60)
+            return list(await asyncio.gather(*tasks))
+
+        results[name] = asyncio.run(main())
+
+    threads = [
+        threading.Thread(target=on_a_loop, args=("x", range(10, 20))),
+        threading.Thread(target=on_a_loop, args=("y", range(20, 30))),
+    ]
+    for t in threads:
+        t.start()
+    queued.wait(60)
+    blocking = writer.submit((30, "z"))
+    probe.release.set()
+    for t in threads:
+        t.join(60)
+    assert first.result(timeout=60) == "1:a" and blocking.result(timeout=60) == "30:z"
+    assert results == {
+        "x": [f"{k}:x" for k in range(10, 20)],
+        "y": [f"{k}:y" for k in range(20, 30)],
+    }
+    assert len(_committed(db)) == 22

@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import contextlib
 import functools
 import logging
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
@@ -113,13 +113,13 @@ class Database:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    @contextmanager
+    @contextlib.contextmanager
     def write(self) -> Iterator[Session]:
         """A transaction: commits on success, rolls back on any exception."""
         with self._write() as session, session.begin():
             yield session
 
-    @contextmanager
+    @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
         with self._read() as session, session.begin():
             yield session
@@ -352,12 +352,16 @@ class GroupCommit(Generic[_Item, _Result]):
 
     One writer thread per instance takes everything queued (at most ``max_batch``),
     runs and commits it, and only then resolves the callers' futures: **no caller hears
-    of its result before its record is durable.** There is no timer: a batch is what
-    accumulated while the previous one was being written, so a lone request is not
-    delayed and a busy process writes large batches. The thread ends after
-    ``idle_seconds`` without work and is started again by the next :meth:`submit`.
-    A process killed mid-batch leaves nothing of it (the transaction never committed)
-    and has answered none of its callers.
+    of its result before its record is durable.** Callers on an event loop
+    (:meth:`run_async`) are woken together: one ``call_soon_threadsafe`` per loop and
+    batch sets all their results, instead of one cross-thread wake-up (a write to the
+    loop's self-pipe) and a chained ``concurrent.futures.Future`` per item.
+
+    There is no timer: a batch is what accumulated while the previous one was being
+    written, so a lone request is not delayed and a busy process writes large batches.
+    The thread ends after ``idle_seconds`` without work and is started again by the
+    next :meth:`submit`. A process killed mid-batch leaves nothing of it (the
+    transaction never committed) and has answered none of its callers.
 
     SQLite: the writers of several processes (``govtrust serve --workers N``) queue on
     an exclusive ``flock`` of ``<database>-writers.lock`` before ``BEGIN IMMEDIATE``.
@@ -386,7 +390,7 @@ class GroupCommit(Generic[_Item, _Result]):
         self.max_batch = max_batch
         self._idle = idle_seconds
         self._cond = threading.Condition()
-        self._queue: list[tuple[_Item, Future[_Result]]] = []
+        self._queue: list[tuple[_Item, _Waiter]] = []
         self._thread: threading.Thread | None = None
         self._waiting = False
         self._lock_path = (
@@ -401,8 +405,12 @@ class GroupCommit(Generic[_Item, _Result]):
     def submit(self, item: _Item) -> Future[_Result]:
         """Queue ``item``; the future completes once its transaction has committed."""
         future: Future[_Result] = Future()
+        self._enqueue(item, future)
+        return future
+
+    def _enqueue(self, item: _Item, waiter: _Waiter) -> None:
         with self._cond:
-            self._queue.append((item, future))
+            self._queue.append((item, waiter))
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name=f"group-commit-{self._name}", daemon=True
@@ -410,15 +418,18 @@ class GroupCommit(Generic[_Item, _Result]):
                 self._thread.start()
             elif self._waiting:  # busy writers look at the queue when they finish
                 self._cond.notify()
-        return future
 
     def run(self, item: _Item) -> _Result:
         """Submit ``item`` and wait for its durable result (or raise its error)."""
         return self.submit(item).result()
 
     async def run_async(self, item: _Item) -> _Result:
-        """:meth:`run` for the event loop: awaits without blocking it."""
-        return await asyncio.wrap_future(self.submit(item))
+        """:meth:`run` for the event loop: awaits without blocking it. A caller
+        cancelled before the writer takes its item up is not written."""
+        waiter = _LoopWaiter(asyncio.get_running_loop())
+        self._enqueue(item, waiter)
+        result: _Result = await waiter.future
+        return result
 
     def _run(self) -> None:
         while True:
@@ -436,23 +447,23 @@ class GroupCommit(Generic[_Item, _Result]):
                 batch = self._queue[: self.max_batch]
                 del self._queue[: self.max_batch]
             # A caller that gave up (cancelled) before its turn is not written.
-            live = [(i, f) for i, f in batch if f.set_running_or_notify_cancel()]
+            live = [(i, w) for i, w in batch if w.set_running_or_notify_cancel()]
             if live:
                 try:
                     if self._prepare is not None:
                         # CPU work outside the database's write lock, so that the
                         # writers of other processes are not held up by it.
                         prepared = self._prepare([item for item, _ in live])
-                        live = [(p, f) for p, (_, f) in zip(prepared, live, strict=True)]
+                        live = [(p, w) for p, (_, w) in zip(prepared, live, strict=True)]
                     with self._writers_lock():
                         self._commit(live, isolate=len(live) > 1)
                 except BaseException as exc:  # never leave a caller waiting forever
-                    for _, future in live:
-                        _resolve(future, exc if isinstance(exc, Exception) else RuntimeError())
+                    error = exc if isinstance(exc, Exception) else RuntimeError()
+                    _settle([(w, error) for _, w in live])
                     if not isinstance(exc, Exception):
                         raise
 
-    @contextmanager
+    @contextlib.contextmanager
     def _writers_lock(self) -> Iterator[None]:
         if self._lock_path is None:
             yield
@@ -467,7 +478,7 @@ class GroupCommit(Generic[_Item, _Result]):
         finally:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
-    def _commit(self, batch: list[tuple[_Item, Future[_Result]]], *, isolate: bool) -> None:
+    def _commit(self, batch: list[tuple[_Item, _Waiter]], *, isolate: bool) -> None:
         items = [item for item, _ in batch]
         with self._db._write() as session:
             transaction = session.begin()
@@ -478,8 +489,7 @@ class GroupCommit(Generic[_Item, _Result]):
             except Exception as exc:
                 transaction.rollback()
                 if not isolate:
-                    for _, future in batch:
-                        _resolve(future, exc)
+                    _settle([(w, exc) for _, w in batch])
                     return
                 log.warning(
                     "group commit %s: a batch of %d failed (%s); writing them one by one",
@@ -491,18 +501,55 @@ class GroupCommit(Generic[_Item, _Result]):
                 try:
                     transaction.commit()
                 except Exception as exc:
-                    for _, future in batch:
-                        _resolve(future, exc)
+                    _settle([(w, exc) for _, w in batch])
                     return
                 self.batches += 1
-                for (_, future), result in zip(batch, results, strict=True):
-                    _resolve(future, result)
+                _settle([(w, r) for (_, w), r in zip(batch, results, strict=True)])
                 return
         for one in batch:  # isolate the failure: each item in its own transaction
             self._commit([one], isolate=False)
 
 
-def _resolve(future: Future[Any], outcome: Any) -> None:
+class _LoopWaiter:
+    """An event-loop caller of :meth:`GroupCommit.run_async`: its asyncio future, set
+    from the loop's own thread by :func:`_settle`."""
+
+    __slots__ = ("future", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.future: asyncio.Future[Any] = loop.create_future()
+
+    def set_running_or_notify_cancel(self) -> bool:
+        # Read from the writer thread: a single state read of the future (the GIL
+        # makes it atomic). A cancellation that lands after this check finds the
+        # item written, as with concurrent futures once running.
+        return not self.future.cancelled()
+
+
+_Waiter: TypeAlias = "Future[Any] | _LoopWaiter"
+
+
+def _settle(outcomes: Sequence[tuple[_Waiter, Any]]) -> None:
+    """Give each waiter its result or exception: thread futures at once, and the
+    waiters of each event loop in one callback scheduled on that loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any]]] = {}
+    for waiter, outcome in outcomes:
+        if isinstance(waiter, _LoopWaiter):
+            by_loop.setdefault(waiter.loop, []).append((waiter.future, outcome))
+        else:
+            _resolve(waiter, outcome)
+    for loop, pairs in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+            loop.call_soon_threadsafe(_resolve_all, pairs)
+
+
+def _resolve_all(pairs: Sequence[tuple[asyncio.Future[Any], Any]]) -> None:
+    for future, outcome in pairs:
+        _resolve(future, outcome)
+
+
+def _resolve(future: Future[Any] | asyncio.Future[Any], outcome: Any) -> None:
     if future.done():
         return
     if isinstance(outcome, BaseException):
