@@ -99,6 +99,7 @@ from pyhanko_certvalidator.validate import async_validate_path
 
 from govtrust.clock import Clock, SystemClock
 from govtrust.errors import InputError
+from govtrust.validation import _reuse
 from govtrust.validation._checks import (
     anchor_cert,
     crypto_problem,
@@ -983,13 +984,26 @@ async def async_validate_certificate(
         poe = at
     policy_at = policy if policy.at == at else replace(policy, at=at)
     data = validation_data or ValidationData()
-    compiled = _compile(replace(policy, at=None))
+    timeless = replace(policy, at=None)
+    compiled = _compile(timeless)
     live = fetchers.get_fetchers() if fetchers is not None else None
+    key = _reuse_key(certificate, timeless, policy.at is not None, live is not None, data)
+    reused = await _reuse.results.lookup(key, at, live)
+    if reused is not None:
+        return replace(
+            reused,
+            validation_time=at,
+            policy=policy_at,
+            poe_time=poe if poe_time is not None else None,
+        )
+    recorder = _reuse.Recorder()
     run = _Run(
         policy=policy_at,
         compiled=compiled,
         at=at,
-        context=_context(compiled, policy, at, live, data),
+        context=_context(
+            compiled, policy, at, recorder.wrap(live) if live is not None else None, data
+        ),
         embedded=data.digests,
     )
     leaf = _to_asn1(certificate)
@@ -997,7 +1011,7 @@ async def async_validate_certificate(
     chain = await _describe_chain(leaf, run, outcome)
     outcome = _refine_out_of_bounds(outcome, chain)
     conclusion = await _conclude(outcome, run, poe, after)
-    return CertificateValidationResult(
+    result = CertificateValidationResult(
         indication=conclusion.indication,
         sub_indication=conclusion.sub,
         message=conclusion.message,
@@ -1009,3 +1023,62 @@ async def async_validate_certificate(
         current_time_sub_indication=outcome.sub,
         error_time=outcome.error_time,
     )
+    if outcome.sub is None and conclusion.indication is Indication.TOTAL_PASSED:
+        window = _reuse_window(leaf, run, data, recorder)
+        if window is not None:
+            _reuse.results.store(key, result, window, recorder)
+    return result
+
+
+def _reuse_key(
+    certificate: x509.Certificate,
+    timeless: ValidationPolicy,
+    fixed_time: bool,
+    fetching: bool,
+    data: ValidationData,
+) -> tuple[Any, ...]:
+    """Every input of the validation but its time and fetched data (see
+    :mod:`._reuse`): the certificate, the whole policy, whether the policy fixes the
+    validation time (revocation data issued after it then counts), whether fetching
+    is allowed, and the embedded validation data in order."""
+    return (
+        certificate.public_bytes(Encoding.DER),
+        timeless,
+        fixed_time,
+        fetching,
+        _reuse.data_digest(c.public_bytes(Encoding.DER) for c in data.certificates),
+        _reuse.data_digest(data.crls),
+        _reuse.data_digest(data.ocsp_responses),
+    )
+
+
+def _reuse_window(
+    leaf: Any, run: _Run, data: ValidationData, recorder: _reuse.Recorder
+) -> _reuse.Window | None:
+    """The validation times this passed result holds for (:mod:`._reuse` point 2),
+    from every certificate the context knows and all revocation data it had."""
+    if not recorder.clean:
+        return None
+    ocsps = [r for r in (_parse_ocsp(d) for d in data.ocsp_responses) if r is not None]
+    crls = [c for c in (_parse_crl(d) for d in data.crls) if c is not None]
+    for fetch in recorder.fetches:
+        if fetch.kind == "ocsp":
+            ocsps += [a_ocsp.OCSPResponse.load(d) for d in fetch.answer]
+        else:
+            crls += [a_crl.CertificateList.load(d) for d in fetch.answer]
+    try:
+        points = _reuse.instants(
+            [
+                leaf,
+                *run.compiled.anchors,
+                *run.compiled.intermediates,
+                *run.context.certificate_registry,
+            ],
+            ocsps,
+            crls,
+            [when for _, when in run.policy.algorithms.digest_sunsets],
+        )
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        logger.debug("not reusable: %s", exc)
+        return None
+    return _reuse.Window.around(run.at, points) if points is not None else None
