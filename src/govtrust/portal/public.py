@@ -130,27 +130,28 @@ def verify_post(page: Page, form: FormData) -> Response:
     ):
         # EN 319 102-1 FORMAT_FAILURE with nothing readable: a damaged file.
         return error_page(page, "corrupt", detail=report.message)
-    view = report_view(report.to_dict())
     keep = form.get("keep") == "1"
     try:
         # Sealing signs (CAdES/PAdES B-T) and records the report in the audit trail.
-        sealed = verify.sealed_json(page.ctx, report, actor=_VISITOR)
         # The PDF (PAdES-signed, about 120 KB) is made only for a kept report: inline it
-        # would pass the 200 KB page budget, and it costs a second signature.
-        pdf = verify.render_pdf(page.ctx, report, actor=_VISITOR) if keep else None
+        # would pass the 200 KB page budget, and it costs a second signature. It carries
+        # the same sealed JSON (one CAdES seal for both).
+        sealed_report = verify.seal_report(page.ctx, report, actor=_VISITOR, pdf=keep)
     except SigningFailed:
         log.exception("the validation report could not be sealed")
         return render(
             page,
             "verdict.html",
             nav="verify",
-            view=view,
+            view=report_view(report.to_dict()),
             json_url=None,
             pdf_url=None,
             link=None,
             unsealed=True,
             switch_path="/verify",
         )
+    view = report_view(sealed_report.payload)
+    sealed, pdf = sealed_report.json, sealed_report.pdf
     link = None
     if keep:
         token, expires = keep_report(page.ctx, view, sealed, pdf, page.settings.report_days)

@@ -18,13 +18,14 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import lru_cache
+from typing import Any, Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from govtrust.ca.names import name_to_string, parse_san, parse_subject
@@ -143,7 +144,33 @@ class CredentialInfo:
 # ---- reading ---------------------------------------------------------------------------
 
 
-def _status(cert: CertificateRow, now: dt.datetime) -> str:
+class _Validity(Protocol):
+    """What a credential's usability depends on, of its certificate row."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def revoked_at(self) -> dt.datetime | None: ...
+    @property
+    def not_before(self) -> dt.datetime: ...
+    @property
+    def not_after(self) -> dt.datetime: ...
+
+
+class _CaValidity(Protocol):
+    """What a credential's usability depends on, of each CA of its chain."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def cert_der(self) -> bytes: ...
+    @property
+    def not_before(self) -> dt.datetime: ...
+    @property
+    def not_after(self) -> dt.datetime: ...
+
+
+def _status(cert: _Validity, now: dt.datetime) -> str:
     if cert.status == "revoked":
         return "revoked"
     if cert.not_after < now:
@@ -225,8 +252,8 @@ def list_credentials(ctx: Context) -> list[CredentialInfo]:
 
 def _refuse_unusable(
     name: str,
-    cert: CertificateRow,
-    cas: Sequence[CertificateAuthority],
+    cert: _Validity,
+    cas: Sequence[_CaValidity],
     session: Session,
     now: dt.datetime,
 ) -> None:
@@ -240,20 +267,17 @@ def _refuse_unusable(
         raise CredentialUnusable(
             name, status, f"credential {name!r} may not sign: its certificate is {when}"
         )
-    for ca in cas:
+    hashes = [hashlib.sha256(ca.cert_der).hexdigest() for ca in cas]
+    # One query for the whole chain (a CA's own certificate may be revoked by its parent).
+    revoked_hashes = set(session.connection().execute(_REVOKED_CAS, {"hashes": hashes}).scalars())
+    for ca, ca_hash in zip(cas, hashes, strict=True):
         if ca.not_after < now or ca.not_before > now:
             raise CredentialUnusable(
                 name,
                 "issuer-expired",
                 f"credential {name!r} may not sign: its CA {ca.name!r} is outside its validity",
             )
-        revoked = session.scalars(
-            select(CertificateRow.id).where(
-                CertificateRow.sha256 == hashlib.sha256(ca.cert_der).hexdigest(),
-                CertificateRow.status == "revoked",
-            )
-        ).first()
-        if revoked is not None:
+        if ca_hash in revoked_hashes:
             raise CredentialUnusable(
                 name,
                 "issuer-revoked",
@@ -261,26 +285,108 @@ def _refuse_unusable(
             )
 
 
+@dataclass(frozen=True)
+class _CaState:
+    """What a signer needs of one CA of a credential's chain (not its CRL, which can
+    be large)."""
+
+    id: int
+    name: str
+    parent_id: int | None
+    cert_der: bytes
+    not_before: dt.datetime
+    not_after: dt.datetime
+
+
+_CA_COLUMNS = (
+    CertificateAuthority.id,
+    CertificateAuthority.name,
+    CertificateAuthority.parent_id,
+    CertificateAuthority.cert_der,
+    CertificateAuthority.not_before,
+    CertificateAuthority.not_after,
+)
+_SIGNING_STATE = (
+    select(
+        CredentialRow.profile,
+        CertificateRow.der,
+        CertificateRow.key_ref,
+        CertificateRow.status,
+        CertificateRow.revoked_at,
+        CertificateRow.not_before,
+        CertificateRow.not_after,
+        *(c.label(f"ca_{c.key}") for c in _CA_COLUMNS),
+    )
+    .join(CertificateRow, CertificateRow.id == CredentialRow.certificate_id)
+    .join(CertificateAuthority, CertificateAuthority.id == CertificateRow.ca_id)
+    .where(CredentialRow.name == bindparam("name"))
+)
+"""What :func:`get_credential` reads of a credential: the credential, its certificate
+and the issuing CA, in one statement. The statements are built once, with bound
+parameters, and run on the session's connection (no ORM entities are needed)."""
+_CA_STATE = select(*_CA_COLUMNS).where(CertificateAuthority.id == bindparam("id"))
+_REVOKED_CAS = select(CertificateRow.sha256).where(
+    CertificateRow.sha256.in_(bindparam("hashes", expanding=True)),
+    CertificateRow.status == "revoked",
+)
+
+
+def _chain_state(session: Session, issuer: _CaState) -> list[_CaState]:
+    """:func:`_chain_rows` from the issuing CA already read, reading only the columns a
+    signer needs."""
+    chain = [issuer]
+    next_id = issuer.parent_id
+    while next_id is not None:
+        ca = _CaState(*session.connection().execute(_CA_STATE, {"id": next_id}).one())
+        if any(c.id == ca.id for c in chain):  # a cycle is a corrupt store, not a chain
+            raise InputError(f"the CA chain of {ca.name!r} loops")
+        chain.append(ca)
+        next_id = ca.parent_id
+    return chain
+
+
+@lru_cache(maxsize=256)
+def _certificate(der: bytes) -> x509.Certificate:
+    """The parsed certificate of these exact bytes (a memo: parsing is a pure function of
+    the DER, and signers built from a credential compare certificates by value)."""
+    return x509.load_der_x509_certificate(der)
+
+
 def get_credential(ctx: Context, name: str) -> Credential:
     """The credential ready to sign with, or CredentialUnusable if it may not sign now
     (at ``ctx.clock.now()``): revoked, expired, not yet valid, or a CA of its chain is
-    revoked or expired. UnknownCredential if there is none of that name."""
+    revoked or expired. UnknownCredential if there is none of that name.
+
+    Every call reads the credential's state from the database (small statements: the
+    credential with its certificate and issuing CA, each further CA of the chain, the
+    chain's revocation status), so a revoked, expired or replaced credential is refused
+    or replaced at once. What does not depend on that state is not redone: parsing the
+    same certificate bytes is memoised, and the key custody keeps the opened key for the
+    process (``KeyCustody.load``: a software key is decrypted once).
+    """
     now = ctx.clock.now()
     with ctx.db.read() as session:
-        row, cert = _load(session, name)
-        cas = _chain_rows(session, cert.ca_id)
-        _refuse_unusable(name, cert, cas, session, now)
-        if not cert.key_ref:
-            raise CredentialUnusable(name, "no-key", f"credential {name!r} has no key in custody")
-        chain = [x509.load_der_x509_certificate(ca.cert_der) for ca in cas]
-        key_ref = KeyRef.parse(cert.key_ref)
-        profile = row.profile
+        row = session.connection().execute(_SIGNING_STATE, {"name": name}).first()
+        if row is None:
+            raise UnknownCredential(name)
+        issuer = _CaState(
+            row.ca_id,
+            row.ca_name,
+            row.ca_parent_id,
+            row.ca_cert_der,
+            row.ca_not_before,
+            row.ca_not_after,
+        )
+        cas = _chain_state(session, issuer)
+        _refuse_unusable(name, row, cas, session, now)
+    if not row.key_ref:
+        raise CredentialUnusable(name, "no-key", f"credential {name!r} has no key in custody")
     return Credential(
         name=name,
-        profile=profile,
-        certificate=x509.load_der_x509_certificate(cert.der),
-        chain=chain,
-        signer=ctx.custody.load(key_ref),
+        profile=row.profile,
+        certificate=_certificate(bytes(row.der)),
+        chain=[_certificate(bytes(ca.cert_der)) for ca in cas],
+        signer=ctx.custody.load(KeyRef.parse(row.key_ref)),
     )
 
 

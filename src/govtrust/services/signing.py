@@ -9,9 +9,11 @@ batch API:
   signing of a hash), :func:`augment_document`.
 
 What the signing domain package needs comes from here: the credential
-(``services.credentials.get_credential``, which refuses a revoked or expired one), the
-timestamp authority (this instance's TSA in-process, through the same code path and
-audit trail as ``POST /tsa``, or another TSA over HTTP when a URL is given), the
+(``services.credentials.get_credential``, which refuses a revoked or expired one, read
+from storage by every session), the timestamp authority (this instance's TSA
+in-process, through the same code path and audit trail as ``POST /tsa``, one per
+process and checked against the TSA credential by every session: ``_local_tsa``; or
+another TSA over HTTP when a URL is given), the
 revocation data (this instance's OCSP service in-process, CRLs from storage: never the
 network) and the trust anchors (this instance's roots).
 
@@ -28,10 +30,11 @@ import hashlib
 import threading
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
-from typing import Any, cast
+from typing import Any, Generic, TypeVar, cast, overload
 
 import httpx
 from cryptography import x509
@@ -42,8 +45,10 @@ from sqlalchemy.orm import Session
 
 from govtrust.audit import AuditEvent
 from govtrust.ca.names import format_serial
+from govtrust.config import TsaSettings
 from govtrust.errors import (
     CredentialUnusable,
+    Error,
     Forbidden,
     InputError,
     MalformedDocument,
@@ -72,6 +77,7 @@ from govtrust.signing.pades.augment import augment_pdf
 from govtrust.signing.xades import augment_xml, sign_xml
 from govtrust.store.engine import Database, DriverStatement, GroupCommit
 from govtrust.store.models import AuditEventRow, CertificateAuthority
+from govtrust.tsa import Accuracy
 
 __all__ = [
     "SIGNING_PROFILES",
@@ -86,6 +92,7 @@ __all__ = [
     "default_format",
     "http_transport",
     "output_name",
+    "record_event",
     "sign_digest",
     "sign_document",
     "sign_files",
@@ -162,11 +169,10 @@ class InProcessRevocation:
 
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
-        self._ocsp = OcspService(ctx)
 
     def ocsp(self, cert: x509.Certificate, issuer: x509.Certificate) -> bytes | None:
         request = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, hashes.SHA256()).build()
-        answer = self._ocsp.respond(request.public_bytes(serialization.Encoding.DER))
+        answer = _local_ocsp(self._ctx).respond(request.public_bytes(serialization.Encoding.DER))
         return answer.der if answer.cacheable else None
 
     def crl(self, issuer: x509.Certificate) -> bytes | None:
@@ -184,6 +190,128 @@ def _ca_certificates(ctx: Context) -> list[x509.Certificate]:
     with ctx.db.read() as session:
         ders = session.scalars(select(CertificateAuthority.cert_der)).all()
     return [x509.load_der_x509_certificate(d) for d in ders]
+
+
+class _LazyCertificates(Sequence[x509.Certificate]):
+    """Certificates read from storage when first used, once per signing session: only
+    B-LT and above build chains (trust roots, intermediates), so a B-B or B-T signature
+    (a sealed validation report) does not read and parse every CA certificate."""
+
+    def __init__(self, load: Callable[[], list[x509.Certificate]]) -> None:
+        self._load: Callable[[], list[x509.Certificate]] | None = load
+        self._items: tuple[x509.Certificate, ...] = ()
+        self._lock = threading.Lock()
+
+    def _all(self) -> tuple[x509.Certificate, ...]:
+        with self._lock:
+            if self._load is not None:
+                self._items, self._load = tuple(self._load()), None
+            return self._items
+
+    @overload
+    def __getitem__(self, index: int) -> x509.Certificate: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[x509.Certificate]: ...
+    def __getitem__(self, index: int | slice) -> x509.Certificate | Sequence[x509.Certificate]:
+        return self._all()[index]
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __iter__(self) -> Iterator[x509.Certificate]:
+        return iter(self._all())
+
+
+# ---- this instance's TSA and OCSP services, shared by the sessions of a process ---------
+
+_T = TypeVar("_T")
+
+
+class _PerContext(Generic[_T]):
+    """One value per :class:`Context` (a Context is not hashable: entries are keyed by
+    ``id`` and hold the Context, so that an id is never reused while its entry lives),
+    for the most recently used :attr:`SIZE` contexts (a server has one; tests open
+    many)."""
+
+    SIZE = 8
+
+    def __init__(self) -> None:
+        self._entries: OrderedDict[int, tuple[Context, _T]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, ctx: Context) -> _T | None:
+        with self._lock:
+            entry = self._entries.get(id(ctx))
+            return entry[1] if entry is not None and entry[0] is ctx else None
+
+    def put(self, ctx: Context, value: _T) -> _T:
+        with self._lock:
+            self._entries[id(ctx)] = (ctx, value)
+            self._entries.move_to_end(id(ctx))
+            while len(self._entries) > self.SIZE:
+                self._entries.popitem(last=False)
+        return value
+
+
+_TSAS: _PerContext[TsaService] = _PerContext()
+_OCSPS: _PerContext[OcspService] = _PerContext()
+
+
+def _local_ocsp(ctx: Context) -> OcspService:
+    """This instance's OCSP service (RFC 6960) for in-process revocation data, one per
+    :class:`Context`, as ``POST /ocsp``'s: each answer reads the certificate's status
+    from storage (pre-signed answers are replaced in a revocation's transaction), and
+    only the map of CAs and their responders is kept, for its TTL (a CA created since is
+    looked up at once). Before, every B-LT signature and every validation made its own
+    service, and each one registered a ``PointReader`` with the database that lived as
+    long as the process."""
+    service = _OCSPS.get(ctx)
+    return service if service is not None else _OCSPS.put(ctx, OcspService(ctx))
+
+
+def _serves(service: TsaService, credential: Credential, settings: TsaSettings) -> bool:
+    """Whether ``service`` signs with exactly ``credential`` as just read from storage
+    (the same certificate, chain and key: the custody's one ``Signer`` per key) and
+    under the configured policy and accuracy."""
+    try:
+        authority = service.current().authority
+    except Error:
+        return False
+    return (
+        credential.profile == "tsa"
+        and authority.certificate == credential.certificate
+        and tuple(authority.chain) == tuple(credential.chain)
+        and authority.signer is credential.signer
+        and authority.policy == settings.policy
+        and authority.accuracy == Accuracy(settings.accuracy_seconds, settings.accuracy_millis)
+    )
+
+
+def _local_tsa(ctx: Context) -> TsaService:
+    """This instance's TSA for in-process time-stamps (RFC 3161 tokens for B-T and
+    above), one per :class:`Context`: its loaded TSA credential and its group-commit
+    writer serve every signing session of the process, as ``POST /tsa``'s does, instead
+    of a new service (credential load, token encoder, writer thread) per signature.
+
+    A TsaService by itself re-reads its credential only every ``RELOAD_SECONDS``; a
+    signing session asks more: at its first time-stamp the TSA credential is read
+    (``get_credential``, which refuses a revoked or expired certificate or CA), and the
+    shared service is used only if it signs with that same certificate, chain and key,
+    under the configured policy and accuracy. Otherwise a new service is made, which
+    loads the credential afresh: it replaces the shared one when the credential changed
+    (rotated, re-certified), and when the credential may not sign it answers with the
+    refusal it gave before this sharing existed (RFC 3161 §2.4.2 ``rejection``: the
+    time-stamp, and so the signature, fails).
+    """
+    settings = ctx.settings.tsa
+    try:
+        credential = get_credential(ctx, settings.credential)
+    except Error:
+        return TsaService(ctx)  # fails to load, and refuses, exactly as it did uncached
+    shared = _TSAS.get(ctx)
+    if shared is not None and _serves(shared, credential, settings):
+        return shared
+    return _TSAS.put(ctx, TsaService(ctx))
 
 
 def http_transport(
@@ -219,17 +347,21 @@ def _services(
     if tsa_url is not None:
         transport = http_transport(tsa_url, client)
     else:
-        tsa = TsaService(ctx)
+        resolved: list[TsaService] = []
 
         def transport(query: bytes) -> bytes:
-            return tsa.respond(query, actor=actor)
+            # Resolved at the first time-stamp, as a TsaService loads its credential at
+            # its first request: a B-B signature never reads the TSA credential.
+            if not resolved:
+                resolved.append(_local_tsa(ctx))
+            return resolved[0].respond(query, actor=actor)
 
     return SigningServices(
         clock=ctx.clock,
         timestamps=transport,
         revocation=InProcessRevocation(ctx),
-        trust_roots=tuple(trusted_roots(ctx)),
-        intermediates=tuple(_ca_certificates(ctx)),
+        trust_roots=_LazyCertificates(lambda: trusted_roots(ctx)),
+        intermediates=_LazyCertificates(lambda: _ca_certificates(ctx)),
     )
 
 
@@ -305,18 +437,26 @@ def _record(
     if alg == "sha256":
         details["document_sha256"] = value
     details.update(extra or {})
-    event = AuditEvent(
-        action=action,
-        actor=actor.name,
-        time=ctx.clock.now(),
-        object_type="signature",
-        object_id=result.document_hash[:_OBJECT_ID_MAX],  # the full hash is in the details
-        object_sha256=hashlib.sha256(result.document.produced).hexdigest(),
-        details=details,
+    record_event(
+        ctx,
+        AuditEvent(
+            action=action,
+            actor=actor.name,
+            time=ctx.clock.now(),
+            object_type="signature",
+            object_id=result.document_hash[:_OBJECT_ID_MAX],  # the full hash is in details
+            object_sha256=hashlib.sha256(result.document.produced).hexdigest(),
+            details=details,
+        ),
     )
-    # Through the group commit: records of signatures made at the same time (API
-    # requests, batch workers) share a transaction and an fsync, and writers of several
-    # processes take turns without SQLite's busy-wait sleeps. Returns once committed.
+
+
+def record_event(ctx: Context, event: AuditEvent) -> None:
+    """Append ``event`` to the audit trail in a transaction of its own, through the
+    signing records' group commit: records of signatures (and sealed reports) made at
+    the same time (API requests, batch workers) share a transaction and an fsync, and
+    writers of several processes take turns without SQLite's busy-wait sleeps. Returns
+    once committed; raises the database's error if the commit failed."""
     _audit_writer(ctx).run(
         {
             "time": event.time,

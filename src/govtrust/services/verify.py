@@ -53,6 +53,7 @@ from pyhanko_certvalidator.fetchers import CRLFetcher, FetcherBackend, Fetchers,
 from pyhanko_certvalidator.util import issuer_serial
 from sqlalchemy import select
 
+from govtrust.audit import AuditEvent
 from govtrust.errors import (
     ConfigError,
     CredentialUnusable,
@@ -62,13 +63,13 @@ from govtrust.errors import (
     UnknownCredential,
     UnsupportedDocument,
 )
-from govtrust.services import audit
 from govtrust.services.context import Actor, Context
 from govtrust.services.signing import (
     InProcessRevocation,
     Level,
     SignatureFormat,
     SigningOptions,
+    record_event,
     sign_document,
 )
 from govtrust.services.truststore import trust_store
@@ -85,11 +86,13 @@ __all__ = [
     "REPORT_MEDIA_TYPES",
     "SEAL_FORMAT",
     "InstanceFetcherBackend",
+    "SealedReport",
     "VerifyOptions",
     "VerifySettings",
     "is_sealed_report",
     "render_html",
     "render_pdf",
+    "seal_report",
     "sealed_json",
     "verify_document",
     "verify_settings",
@@ -470,8 +473,14 @@ def _unavailable(credential: str, why: str) -> ReportSealUnavailable:
     )
 
 
-def _seal(ctx: Context, data: bytes, filename: str, fmt: SignatureFormat, actor: Actor) -> bytes:
-    credential = verify_settings(ctx).seal_credential
+def _seal(
+    ctx: Context,
+    credential: str,
+    data: bytes,
+    filename: str,
+    fmt: SignatureFormat,
+    actor: Actor,
+) -> bytes:
     try:
         result = sign_document(
             ctx, data, filename, credential, actor, SigningOptions(format=fmt, level=Level.B_T)
@@ -484,45 +493,90 @@ def _seal(ctx: Context, data: bytes, filename: str, fmt: SignatureFormat, actor:
 
 
 def _record(
-    ctx: Context, actor: Actor, report: Mapping[str, Any], produced: bytes, rendering: str
+    ctx: Context,
+    actor: Actor,
+    credential: str,
+    report: Mapping[str, Any],
+    produced: bytes,
+    rendering: str,
 ) -> None:
     digest = hashlib.sha256(produced).hexdigest()
     details: dict[str, str | int | bool] = {
         "rendering": rendering,
         "indication": str(report.get("indication")),
         "signatures": len(report.get("signatures") or ()),
-        "seal_credential": verify_settings(ctx).seal_credential,
+        "seal_credential": credential,
     }
     if report.get("subIndication"):
         details["sub_indication"] = str(report["subIndication"])
-    with ctx.db.write() as session:
-        audit.record(
-            session, ctx, actor, _AUDIT_ACTION, _AUDIT_OBJECT, f"sha256:{digest}", produced, details
-        )
+    # Through the signing records' group commit (concurrent reports share a transaction
+    # and an fsync); returns once the record is committed.
+    record_event(
+        ctx,
+        AuditEvent(
+            action=_AUDIT_ACTION,
+            actor=actor.name,
+            time=ctx.clock.now(),
+            object_type=_AUDIT_OBJECT,
+            object_id=f"sha256:{digest}",
+            object_sha256=digest,
+            details=details,
+        ),
+    )
 
 
-def _sealed(ctx: Context, report: Report, actor: Actor) -> tuple[dict[str, Any], bytes]:
+@dataclass(frozen=True)
+class SealedReport:
+    """A sealed validation report: ``payload`` is the report as a dict (without its
+    seal; do not modify it), ``json`` the sealed JSON (:func:`sealed_json`), ``pdf``
+    the PAdES-sealed PDF carrying that JSON (:func:`render_pdf`) when it was asked for."""
+
+    payload: Mapping[str, Any]
+    json: bytes
+    pdf: bytes | None = None
+
+
+def seal_report(
+    ctx: Context, report: Report, *, actor: Actor | None = None, pdf: bool = False
+) -> SealedReport:
+    """The sealed JSON of ``report`` and, with ``pdf``, its sealed PDF carrying that same
+    JSON, each recorded in the audit trail: one CAdES seal (and one PAdES seal) for
+    both, where :func:`sealed_json` then :func:`render_pdf` seal the JSON twice.
+    ReportSealUnavailable when the seal credential is missing or unusable."""
+    who = actor or DEFAULT_ACTOR
+    credential = verify_settings(ctx).seal_credential
     payload = report.to_dict()
     canonical = _render.canonical_json(payload)
-    cms_der = _seal(ctx, canonical, "validation-report.json", SignatureFormat.CADES, actor)
+    cms_der = _seal(
+        ctx, credential, canonical, "validation-report.json", SignatureFormat.CADES, who
+    )
     sealed = {
         **payload,
         "seal": {
             "format": SEAL_FORMAT,
             "canonicalization": CANONICALIZATION,
-            "credential": verify_settings(ctx).seal_credential,
+            "credential": credential,
             "signature": base64.b64encode(cms_der).decode("ascii"),
         },
     }
     data = (json.dumps(sealed, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-    _record(ctx, actor, payload, data, "json")
-    return sealed, data
+    _record(ctx, who, credential, payload, data, "json")
+    if not pdf:
+        return SealedReport(payload, data)
+    unsigned = _render.render_pdf(
+        sealed,
+        attachments=[("validation-report.json", data, "The sealed validation report (JSON)")],
+        created=ctx.clock.now(),
+    )
+    signed = _seal(ctx, credential, unsigned, "validation-report.pdf", SignatureFormat.PADES, who)
+    _record(ctx, who, credential, sealed, signed, "pdf")
+    return SealedReport(payload, data, signed)
 
 
 def sealed_json(ctx: Context, report: Report, *, actor: Actor | None = None) -> bytes:
     """The report as JSON (UTF-8) with its ``seal`` member; recorded in the audit
     trail. ReportSealUnavailable when the seal credential is missing or unusable."""
-    return _sealed(ctx, report, actor or DEFAULT_ACTOR)[1]
+    return seal_report(ctx, report, actor=actor).json
 
 
 def render_html(report: Report, *, lang: str = "en", sealed: bytes | None = None) -> str:
@@ -539,13 +593,6 @@ def render_html(report: Report, *, lang: str = "en", sealed: bytes | None = None
 def render_pdf(ctx: Context, report: Report, *, actor: Actor | None = None) -> bytes:
     """A readable PDF of the report, with the sealed JSON report as an embedded file,
     signed PAdES-BASELINE-T with the seal credential; recorded in the audit trail."""
-    who = actor or DEFAULT_ACTOR
-    sealed, data = _sealed(ctx, report, who)
-    unsigned = _render.render_pdf(
-        sealed,
-        attachments=[("validation-report.json", data, "The sealed validation report (JSON)")],
-        created=ctx.clock.now(),
-    )
-    pdf = _seal(ctx, unsigned, "validation-report.pdf", SignatureFormat.PADES, who)
-    _record(ctx, who, sealed, pdf, "pdf")
+    pdf = seal_report(ctx, report, actor=actor, pdf=True).pdf
+    assert pdf is not None
     return pdf

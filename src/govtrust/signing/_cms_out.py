@@ -43,13 +43,20 @@ included. Measured with ``bench/signing_bench.py --quick`` (P-256 seal, audit re
 included, load average below 1): PAdES B-B 43.6 → 4.0 ms per document (pyHanko used
 directly: 33 ms), batch B-B on 2 processes 50 → 391 PDFs/s (goal 200), CAdES of 1 MB
 30.2 → 2.7 ms (``openssl cms -sign``: 5.8 ms net of process start).
+
+Encoding those constant parts still costs about 9 ms (asn1crypto), which a caller
+making one signature per session (the sealed validation report, ``POST /sign``) paid
+every time: :func:`cms_signer` keeps the builders of the process, keyed by exactly
+what they are made of (the ``Signer`` object, the certificate's and the chain's DER).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from asn1crypto import algos, cms, core
@@ -64,7 +71,7 @@ from govtrust.crypto._pyhanko import raw_signature
 from govtrust.crypto.signer import Signer
 from govtrust.errors import SigningFailed
 
-__all__ = ["DIGESTS", "CmsSigner"]
+__all__ = ["DIGESTS", "CmsSigner", "cms_signer"]
 
 DIGESTS = ("sha256", "sha384", "sha512")
 """The digest algorithms a signature can use (RFC 5754 §2)."""
@@ -183,9 +190,11 @@ class CmsSigner:
         *,
         signing_time: dt.datetime | None = None,
         timestamper: TimeStamper | None = None,
+        timestamp: Callable[[bytes, str], bytes] | None = None,
     ) -> bytes:
         """A DER ContentInfo holding the detached SignedData over content whose
-        ``digest`` hash is ``message_digest``; with ``timestamper``, the signature
+        ``digest`` hash is ``message_digest``; with ``timestamper`` (pyHanko's) or
+        ``timestamp`` (imprint and its hash name in, DER token out), the signature
         time-stamp (B-T) as an unsigned attribute."""
         digest_algorithm, signature_algorithm = self._algorithm_pair(digest)
         if len(message_digest) != hashlib.new(digest).digest_size:
@@ -193,11 +202,15 @@ class CmsSigner:
         attributes = self.signed_attributes(message_digest, signing_time)
         signature = raw_signature(self.signer, attributes, digest)
         unsigned = b""
-        if timestamper is not None:
+        if timestamper is not None or timestamp is not None:
             # EN 319 122-1 §5.3: the token's imprint is the hash of the signature value.
             imprint = hashlib.new(digest, signature).digest()
-            token = await timestamper.async_timestamp(imprint, digest)
-            unsigned = der.tlv(0xA1, _attribute(_ID_SIGNATURE_TIME_STAMP, bytes(token.dump())))
+            if timestamp is not None:
+                token = timestamp(imprint, digest)
+            else:
+                assert timestamper is not None
+                token = bytes((await timestamper.async_timestamp(imprint, digest)).dump())
+            unsigned = der.tlv(0xA1, _attribute(_ID_SIGNATURE_TIME_STAMP, token))
         signer_info = der.sequence(
             _VERSION_1,
             self._sid,
@@ -215,3 +228,41 @@ class CmsSigner:
             der.tlv(0x31, signer_info),
         )
         return der.sequence(_ID_SIGNED_DATA, der.explicit(0, signed_data))
+
+
+_CACHE_SIZE = 64
+_cache: OrderedDict[tuple[int, bytes, tuple[bytes, ...]], CmsSigner] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def cms_signer(
+    signer: Signer, certificate: x509.Certificate, chain: Sequence[x509.Certificate]
+) -> CmsSigner:
+    """The :class:`CmsSigner` of this signer, certificate and chain: made once per
+    process and reused (the most recently used :data:`_CACHE_SIZE` are kept).
+
+    A CmsSigner is a pure function of its inputs: the ``Signer`` object that signs and
+    the DER of the certificate and of the chain, and the key of the cache is exactly
+    those (the signer by identity; the certificates by their whole DER, not a digest).
+    A renewed or re-issued certificate, another chain, or another key (a different
+    ``Signer``, as the key custody gives one per key reference) therefore makes a new
+    builder; nothing that the cache holds can sign under a certificate other than the
+    one asked for. Whether the credential may sign at all (revoked, expired...) is
+    decided before, by the caller, on every signature: it is not cached here.
+    """
+    cert_der = certificate.public_bytes(serialization.Encoding.DER)
+    chain_der = tuple(c.public_bytes(serialization.Encoding.DER) for c in chain)
+    key = (id(signer), cert_der, chain_der)
+    with _cache_lock:
+        cached = _cache.get(key)
+        # The entry holds the signer, so its id cannot be reused while it is cached.
+        if cached is not None and cached.signer is signer:
+            _cache.move_to_end(key)
+            return cached
+    made = CmsSigner(signer, certificate, chain)
+    with _cache_lock:
+        _cache[key] = made
+        _cache.move_to_end(key)
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return made

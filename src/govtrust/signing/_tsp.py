@@ -8,7 +8,8 @@ instance's TSA in-process, or any TSA over HTTP) and checks the reply as RFC 316
 token's signature) before pyHanko embeds it.
 
 :func:`timestamp_token` does the same for the formats pyHanko does not build (the
-XAdES time-stamps, the CAdES archive-time-stamp-v3).
+XAdES time-stamps, the CAdES archive-time-stamp-v3), and :func:`imprint_token` for the
+CAdES signature time-stamp, which govtrust's own CMS encoder asks for by hash.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from pyhanko.sign.timestamps.api import TimeStamper
 
 from govtrust.errors import SigningFailed, TimestampError
 from govtrust.signing.api import TimestampTransport
-from govtrust.tsa import HASHES, TimestampQuery, build_query, check_reply
+from govtrust.tsa import HASHES, TimestampQuery, TimestampReply, build_query, check_reply
+from govtrust.tsa.client import build_imprint_query
 
-__all__ = ["TransportTimeStamper", "timestamp_token"]
+__all__ = ["TransportTimeStamper", "imprint_token", "timestamp_token"]
 
 
 def _query_of(request: Any) -> TimestampQuery:
@@ -37,14 +39,14 @@ def _query_of(request: Any) -> TimestampQuery:
     )
 
 
-def _exchange(transport: TimestampTransport, query_der: bytes, query: TimestampQuery) -> bytes:
-    """The checked DER TimeStampResp, or SigningFailed saying why there is none."""
+def _exchange(
+    transport: TimestampTransport, query_der: bytes, query: TimestampQuery
+) -> TimestampReply:
+    """The checked TimeStampResp, or SigningFailed saying why there is none."""
     try:
-        reply = transport(query_der)
-        check_reply(reply, query)
+        return check_reply(transport(query_der), query)
     except TimestampError as exc:
         raise SigningFailed("timestamp", f"no signature timestamp: {exc}") from None
-    return reply
 
 
 class TransportTimeStamper(TimeStamper):
@@ -60,7 +62,7 @@ class TransportTimeStamper(TimeStamper):
         # The transport blocks (a database transaction, an HTTP round trip): the event
         # loop is the private one of one signing operation, with nothing else to run.
         reply = _exchange(self._transport, der, query)
-        return tsp.TimeStampResp.load(reply)
+        return tsp.TimeStampResp.load(reply.response)
 
 
 def timestamp_token(transport: TimestampTransport, data: bytes, hash_name: str = "sha256") -> bytes:
@@ -69,5 +71,14 @@ def timestamp_token(transport: TimestampTransport, data: bytes, hash_name: str =
     if hash_name not in HASHES:
         raise SigningFailed("timestamp", f"unsupported timestamp hash {hash_name}")
     query_der, query = build_query(data, hash_name, cert_req=True)
-    reply = _exchange(transport, query_der, query)
-    return bytes(tsp.TimeStampResp.load(reply)["time_stamp_token"].dump())
+    return _exchange(transport, query_der, query).token
+
+
+def imprint_token(transport: TimestampTransport, imprint: bytes, hash_name: str) -> bytes:
+    """:func:`timestamp_token` for data known by its ``hash_name`` hash ``imprint``: what
+    pyHanko's ``TimeStamper.async_timestamp`` gives, as DER, without building its
+    request and parsing the reply a second time (the CAdES signature time-stamp)."""
+    if hash_name not in HASHES:
+        raise SigningFailed("timestamp", f"unsupported timestamp hash {hash_name}")
+    query_der, query = build_imprint_query(imprint, hash_name, cert_req=True)
+    return _exchange(transport, query_der, query).token

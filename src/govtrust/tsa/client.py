@@ -18,6 +18,7 @@ import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from asn1crypto import core, tsp
@@ -25,12 +26,13 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 
 from govtrust.errors import TimestampMismatch, TimestampRejected
 from govtrust.tsa.asn1 import TimeStampResp
 from govtrust.tsa.request import HASHES, FailInfo, TimestampQuery
 
-__all__ = ["TimestampReply", "build_query", "check_reply"]
+__all__ = ["TimestampReply", "build_imprint_query", "build_query", "check_reply"]
 
 _NONCE_BITS = 64
 
@@ -47,7 +49,29 @@ def build_query(
     (RFC 3161 §2.4.1), ``False``/``None`` sends none, an int sends that one."""
     if hash_name not in HASHES:
         raise ValueError(f"hash must be one of {', '.join(HASHES)}")
-    imprint = hashlib.new(hash_name, data).digest()
+    return build_imprint_query(
+        hashlib.new(hash_name, data).digest(),
+        hash_name,
+        cert_req=cert_req,
+        nonce=nonce,
+        policy=policy,
+    )
+
+
+def build_imprint_query(
+    imprint: bytes,
+    hash_name: str = "sha256",
+    *,
+    cert_req: bool = True,
+    nonce: int | bool | None = True,
+    policy: str | None = None,
+) -> tuple[bytes, TimestampQuery]:
+    """:func:`build_query` for data known by its hash: ``imprint`` is the
+    ``hashedMessage`` (RFC 3161 §2.4.1), ``hash_name`` its algorithm."""
+    if hash_name not in HASHES:
+        raise ValueError(f"hash must be one of {', '.join(HASHES)}")
+    if len(imprint) != HASHES[hash_name][1]:
+        raise ValueError(f"a {hash_name} imprint is {HASHES[hash_name][1]} bytes")
     if nonce is True:
         value: int | None = secrets.randbits(_NONCE_BITS)
     elif nonce is False or nonce is None:
@@ -127,8 +151,20 @@ def _compare(tst: Any, query: TimestampQuery) -> None:
         raise TimestampMismatch("policy", "the token names another TSA policy")
 
 
-def _signing_certificate(signed: Any, signer_info: Any) -> x509.Certificate | None:
-    """The certificate among ``certificates`` that signing-certificate(-v2) names."""
+@lru_cache(maxsize=64)
+def _parsed(der: bytes) -> tuple[x509.Certificate, CertificatePublicKeyTypes]:
+    """A TSA certificate and its public key from these exact DER bytes (a memo: a TSA
+    puts the same certificate in every token; the checks below still run on every
+    reply, against the bytes that reply carries)."""
+    cert = x509.load_der_x509_certificate(der)
+    return cert, cert.public_key()
+
+
+def _signing_certificate(
+    signed: Any, signer_info: Any
+) -> tuple[x509.Certificate, CertificatePublicKeyTypes] | None:
+    """The certificate among ``certificates`` that signing-certificate(-v2) names (RFC
+    2634 §5.4, RFC 5035 §3: the hash of its whole DER), and its public key."""
     wanted: set[bytes] = set()
     algorithm = "sha256"
     for attr in signer_info["signed_attrs"]:
@@ -147,14 +183,14 @@ def _signing_certificate(signed: Any, signer_info: Any) -> x509.Certificate | No
     for choice in signed["certificates"] or ():
         if choice.name != "certificate":
             continue
-        der = choice.chosen.dump()
+        der = bytes(choice.chosen.dump())
         if hashlib.new(algorithm, der).digest() in wanted:
-            return x509.load_der_x509_certificate(der)
+            return _parsed(der)
     return None
 
 
 def _verify_signature(
-    signer_info: Any, content: bytes, signed_bytes: bytes, cert: x509.Certificate
+    signer_info: Any, content: bytes, signed_bytes: bytes, key: CertificatePublicKeyTypes
 ) -> None:
     """RFC 5652 §5.4: message-digest = hash(eContent); the signature is over the DER of
     the signed attributes as a SET OF."""
@@ -168,7 +204,6 @@ def _verify_signature(
         raise TimestampMismatch("messageDigest", "the token's message digest does not match")
     algorithm = chosen[digest_name]
     signature = signer_info["signature"].native
-    key = cert.public_key()
     try:
         if isinstance(key, ec.EllipticCurvePublicKey):
             key.verify(signature, signed_bytes, ec.ECDSA(algorithm))
@@ -203,13 +238,15 @@ def _check(reply: bytes, query: TimestampQuery) -> TimestampReply:
     content = bytes(signed["encap_content_info"]["content"].contents)
     tst = signed["encap_content_info"]["content"].parsed
     _compare(tst, query)
-    cert = _signing_certificate(signed, signer_info)
-    if cert is None and query.cert_req:
+    found = _signing_certificate(signed, signer_info)
+    if found is None and query.cert_req:
         raise TimestampMismatch(
             "certificates", "certReq was set but the TSA certificate is not in the token"
         )
-    if cert is not None:
-        _verify_signature(signer_info, content, signed_bytes, cert)
+    cert = None
+    if found is not None:
+        cert, key = found
+        _verify_signature(signer_info, content, signed_bytes, key)
     accuracy = tst["accuracy"].native
     return TimestampReply(
         response=reply,

@@ -26,8 +26,8 @@ from pyhanko.sign.general import SigningError
 from govtrust.crypto._pyhanko import digest_algorithm_for
 from govtrust.errors import Error, InputError, SigningFailed
 from govtrust.signing import _loop
-from govtrust.signing._cms_out import CmsSigner
-from govtrust.signing._tsp import TransportTimeStamper
+from govtrust.signing._cms_out import cms_signer
+from govtrust.signing._tsp import imprint_token
 from govtrust.signing.api import SignedDocument, SigningIdentity, SigningServices
 from govtrust.signing.cades.augment import (
     ContentDigest,
@@ -65,11 +65,9 @@ class CadesSigner:
         self.identity = identity
         self.level = level
         self.services = services
-        self._signer = CmsSigner(identity.signer, identity.certificate, identity.chain)
+        self._signer = cms_signer(identity.signer, identity.certificate, identity.chain)
         self._md = digest_algorithm_for(identity.signer.spec)
-        self._timestamper = (
-            TransportTimeStamper(services.transport()) if level.at_least(Level.B_T) else None
-        )
+        self._transport = services.transport() if level.at_least(Level.B_T) else None
         if level.at_least(Level.B_LT):
             services.source()
 
@@ -77,11 +75,19 @@ class CadesSigner:
     def digest_algorithm(self) -> str:
         return self._md
 
+    def _timestamp(self, imprint: bytes, hash_name: str) -> bytes:
+        """The signature time-stamp token (EN 319 122-1 §5.3) from the TSA, checked."""
+        assert self._transport is not None
+        return imprint_token(self._transport, imprint, hash_name)
+
     async def _cms(self, digest: bytes, hash_name: str, pades: bool) -> bytes:
         # EN 319 142-1 §6.3: a PAdES CMS has no signing-time (the time is the PDF's /M).
         now = None if pades else self.services.clock.now()
         return await self._signer.sign(
-            digest, hash_name, signing_time=now, timestamper=self._timestamper
+            digest,
+            hash_name,
+            signing_time=now,
+            timestamp=self._timestamp if self._transport is not None else None,
         )
 
     def _signed(self, digest: bytes, hash_name: str, content: ContentDigest, pades: bool) -> bytes:

@@ -54,7 +54,7 @@ from pyhanko_certvalidator import ValidationContext
 from govtrust.crypto._pyhanko import PyHankoSigner, to_asn1
 from govtrust.errors import SigningFailed
 from govtrust.signing import _loop
-from govtrust.signing._cms_out import CmsSigner
+from govtrust.signing._cms_out import cms_signer
 from govtrust.signing._ltv import (
     ValidationData,
     build_chain,
@@ -198,7 +198,7 @@ class PadesSigner:
         self.level = level
         self.services = services
         self._signer = PyHankoSigner(identity.signer, identity.certificate, identity.chain)
-        self._cms = CmsSigner(identity.signer, identity.certificate, identity.chain)
+        self._cms = cms_signer(identity.signer, identity.certificate, identity.chain)
         self._md = self._signer.digest_algorithm
         self._timestamper = (
             TransportTimeStamper(services.transport()) if level.at_least(Level.B_T) else None
