@@ -41,7 +41,7 @@ from govtrust.services.ocsp_store import (
     store_response,
     upsert,
 )
-from govtrust.store.engine import DriverStatement
+from govtrust.store.engine import DriverStatement, PointReader
 from govtrust.store.models import CertificateAuthority, CertificateRow, OcspResponseRow
 
 __all__ = [
@@ -433,7 +433,18 @@ class OcspService:
         self._lock = threading.Lock()
         self._by_key: dict[tuple[str, bytes], _KnownCA] = {}
         self._loaded_at = 0.0
-        self._stored = ctx.db.point_reader(_STORED_ANSWER)
+        self._stored: PointReader | None = None
+
+    def _reader(self) -> PointReader:
+        """The stored-answer reader, made on first use: a service that only signs or
+        answers through :meth:`respond` registers no reader with the database."""
+        reader = self._stored
+        if reader is None:
+            with self._lock:
+                if self._stored is None:
+                    self._stored = self._ctx.db.point_reader(_STORED_ANSWER)
+                reader = self._stored
+        return reader
 
     def _reload(self) -> None:
         by_key: dict[tuple[str, bytes], _KnownCA] = {}
@@ -477,16 +488,29 @@ class OcspService:
             query = parse_request(request_der)
         except ProtocolError:
             return None
-        if query.nonce is not None or query.hash_alg not in PRESIGNED_ALGS:
+        if query.nonce is not None:
             return None  # RFC 9654: a nonce is echoed, so the answer is signed now
+        return await self.stored_answer_for(
+            query.hash_alg, query.issuer_name_hash, query.issuer_key_hash, query.serial
+        )
+
+    async def stored_answer_for(
+        self, hash_alg: str, issuer_name_hash: bytes, issuer_key_hash: bytes, serial: int
+    ) -> OcspAnswer | None:
+        """:meth:`stored_answer` for the CertID of an already parsed request (RFC 6960
+        §4.1.1: ``hashAlgorithm``, ``issuerNameHash``, ``issuerKeyHash``,
+        ``serialNumber``) without a nonce: the current pre-signed answer, read now, or
+        None (then :meth:`respond`, in a thread, answers and refreshes the CA map)."""
+        if hash_alg not in PRESIGNED_ALGS:
+            return None
         if time.monotonic() - self._loaded_at > self._ttl:
             return None
-        known = self._by_key.get((query.hash_alg, query.issuer_key_hash))
-        if known is None or known.name_hash != query.issuer_name_hash:
+        known = self._by_key.get((hash_alg, issuer_key_hash))
+        if known is None or known.name_hash != issuer_name_hash:
             return None
         try:
-            row = await self._stored.fetch(
-                ca_id=known.id, serial=format_serial(query.serial), hash_alg=query.hash_alg
+            row = await self._reader().fetch(
+                ca_id=known.id, serial=format_serial(serial), hash_alg=hash_alg
             )
         except Exception:  # the slow path reports database failures; don't fail here
             log.warning("OCSP stored-answer read failed; answering on the slow path", exc_info=True)

@@ -29,16 +29,20 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
+from sqlalchemy import func, select
 
 from govtrust.errors import ConfigError
 from govtrust.services.context import Context
-from govtrust.services.credentials import trusted_roots
+from govtrust.store.models import CertificateAuthority
+from govtrust.store.trustlist_models import TrustListSourceRow
 from govtrust.trustlist import ServiceIndex
 from govtrust.validation.indications import Indication, SubIndication
 from govtrust.validation.report import Report, SignatureKind, SignatureReport
@@ -67,6 +71,10 @@ class TrustStore:
     anchors: tuple[x509.Certificate, ...]
     sources: Mapping[str, str] = field(default_factory=dict)
     annotators: tuple[Callable[[Report], Report], ...] = ()
+    authorities: tuple[x509.Certificate, ...] = ()
+    """Every CA certificate of this instance (roots and intermediates, by creation),
+    read with the anchors: a validation's intermediates and the CAs whose revocation
+    data it answers in-process."""
 
     def with_anchors(self, certs: Iterable[x509.Certificate], source: str) -> TrustStore:
         anchors = list(self.anchors)
@@ -76,10 +84,10 @@ class TrustStore:
             if fp not in sources:
                 anchors.append(cert)
                 sources[fp] = source
-        return TrustStore(tuple(anchors), sources, self.annotators)
+        return dataclasses.replace(self, anchors=tuple(anchors), sources=sources)
 
     def with_annotator(self, annotator: Callable[[Report], Report]) -> TrustStore:
-        return TrustStore(self.anchors, self.sources, (*self.annotators, annotator))
+        return dataclasses.replace(self, annotators=(*self.annotators, annotator))
 
     def source_of(self, cert: x509.Certificate) -> str | None:
         return self.sources.get(fingerprint(cert))
@@ -153,7 +161,7 @@ def _with_list_anchors(store: TrustStore, index: ServiceIndex) -> TrustStore:
         if fp not in sources:
             anchors.append(cert)
             sources[fp] = source
-    return TrustStore(tuple(anchors), sources, store.annotators)
+    return dataclasses.replace(store, anchors=tuple(anchors), sources=sources)
 
 
 def trusted_list_index(ctx: Context) -> ServiceIndex:
@@ -222,18 +230,128 @@ class TrustedListAnnotator:
         return sig
 
 
-def trust_store(ctx: Context, *, extra: Sequence[x509.Certificate] = ()) -> TrustStore:
-    """The trust store of this instance, plus ``extra`` anchors for one validation."""
+# ---- the cached part, per Context ------------------------------------------------------
+
+_CA_STATE = select(func.count(CertificateAuthority.id), func.max(CertificateAuthority.id))
+_CA_ROWS = select(CertificateAuthority.cert_der, CertificateAuthority.parent_id).order_by(
+    CertificateAuthority.id
+)
+_LIST_STATE = select(TrustListSourceRow.id, TrustListSourceRow.current_import_id).where(
+    TrustListSourceRow.kind == "tl", TrustListSourceRow.current_import_id.is_not(None)
+)
+
+
+@dataclass(frozen=True)
+class _Base:
+    """What the store of a Context holds without a caller's anchors, and the change
+    indicator it was read under."""
+
+    version: tuple[object, ...]
+    roots: tuple[x509.Certificate, ...]
+    authorities: tuple[x509.Certificate, ...]
+    configured: tuple[x509.Certificate, ...]
+    index: ServiceIndex
+    windows: Mapping[str, tuple[dt.datetime | None, dt.datetime | None]]
+    store: TrustStore
+
+
+_BASES: OrderedDict[int, tuple[Context, _Base]] = OrderedDict()
+_BASES_LOCK = threading.Lock()
+_BASES_SIZE = 8  # the most recently used contexts: a server has one, tests open many
+
+
+def _configured_files(ctx: Context) -> tuple[object, ...] | None:
+    """``(path, mtime, size, inode)`` of each ``[verify] trust_anchors`` file, or None
+    when one cannot be stat'ed (then nothing is cached: the read reports the error)."""
+    value = ctx.settings.section("verify").get("trust_anchors", [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        return None
+    out: list[object] = []
+    for item in value:
+        path = Path(item) if Path(item).is_absolute() else ctx.settings.home / item
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        out.append((str(path), st.st_mtime_ns, st.st_size, st.st_ino))
+    return tuple(out)
+
+
+def _version(ctx: Context) -> tuple[object, ...] | None:
+    """The change indicator of the trust store: one short read-only connection with two
+    small statements (CA count and highest id; each trusted-list source's current
+    import), plus the identity of the settings and the stat of the configured anchor
+    files. CA rows are only ever added (their certificate never changes) and a trusted
+    list changes only by a new current import (imports are immutable rows), so an equal
+    indicator means an equal store. None: do not cache."""
+    files = _configured_files(ctx)
+    if files is None:
+        return None
+    with ctx.db.read_engine.connect() as connection:
+        cas = tuple(connection.execute(_CA_STATE).one())
+        lists = tuple(sorted(tuple(r) for r in connection.execute(_LIST_STATE).all()))
+    return (id(ctx.settings), cas, lists, files)
+
+
+def _read_base(ctx: Context, version: tuple[object, ...] | None) -> _Base:
     from govtrust.services import trustlists
 
-    store = TrustStore(())
-    store = store.with_anchors(trusted_roots(ctx), "instance")
-    store = store.with_anchors(configured_anchors(ctx), "configured")
-    store = store.with_anchors(extra, "caller")
+    with ctx.db.read() as session:
+        rows = session.execute(_CA_ROWS).all()
+    authorities = tuple(x509.load_der_x509_certificate(der) for der, _ in rows)
+    roots = tuple(c for c, (_, parent) in zip(authorities, rows, strict=True) if parent is None)
+    configured = tuple(configured_anchors(ctx))
     index = trusted_list_index(ctx)
+    windows = trustlists.recognition_windows(ctx) if len(index) else {}
+    store = _compose(roots, authorities, configured, (), index, windows)
+    return _Base(version or (), roots, authorities, configured, index, windows, store)
+
+
+def _compose(
+    roots: Sequence[x509.Certificate],
+    authorities: tuple[x509.Certificate, ...],
+    configured: Sequence[x509.Certificate],
+    extra: Sequence[x509.Certificate],
+    index: ServiceIndex,
+    windows: Mapping[str, tuple[dt.datetime | None, dt.datetime | None]],
+) -> TrustStore:
+    store = TrustStore((), authorities=authorities)
+    store = store.with_anchors(roots, "instance")
+    store = store.with_anchors(configured, "configured")
+    store = store.with_anchors(extra, "caller")
     store = _with_list_anchors(store, index)
     if len(index):
-        store = store.with_annotator(
-            TrustedListAnnotator(index, store.sources, trustlists.recognition_windows(ctx))
-        )
+        store = store.with_annotator(TrustedListAnnotator(index, store.sources, windows))
     return store
+
+
+def _base(ctx: Context) -> _Base:
+    version = _version(ctx)
+    with _BASES_LOCK:
+        entry = _BASES.get(id(ctx))
+        fresh = entry is not None and entry[0] is ctx and entry[1].version == version
+        if entry is not None and fresh and version is not None:
+            _BASES.move_to_end(id(ctx))
+            return entry[1]
+    base = _read_base(ctx, version)
+    if version is not None:
+        with _BASES_LOCK:
+            _BASES[id(ctx)] = (ctx, base)
+            _BASES.move_to_end(id(ctx))
+            while len(_BASES) > _BASES_SIZE:
+                _BASES.popitem(last=False)
+    return base
+
+
+def trust_store(ctx: Context, *, extra: Sequence[x509.Certificate] = ()) -> TrustStore:
+    """The trust store of this instance, plus ``extra`` anchors for one validation.
+
+    The instance's part (its CAs, the configured anchors, the imported trusted lists) is
+    kept per Context and re-read when its change indicator moves (:func:`_version`: a
+    new CA, a new current import of a trusted list, a changed anchor file), so a change
+    committed by any process shows at the next call. ``extra`` is never kept.
+    """
+    base = _base(ctx)
+    if not extra:
+        return base.store
+    return _compose(base.roots, base.authorities, base.configured, extra, base.index, base.windows)

@@ -39,6 +39,7 @@ import datetime as dt
 import hashlib
 import json
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -46,14 +47,16 @@ from typing import Any
 from asn1crypto import crl as a_crl
 from asn1crypto import ocsp as a_ocsp
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.x509 import ocsp
 from pyhanko_certvalidator.authority import Authority
 from pyhanko_certvalidator.errors import CRLFetchError, OCSPFetchError
 from pyhanko_certvalidator.fetchers import CRLFetcher, FetcherBackend, Fetchers, OCSPFetcher
 from pyhanko_certvalidator.util import issuer_serial
-from sqlalchemy import select
 
 from govtrust.audit import AuditEvent
+from govtrust.ca.authority import cert_id_hash
 from govtrust.errors import (
     ConfigError,
     CredentialUnusable,
@@ -64,6 +67,7 @@ from govtrust.errors import (
     UnsupportedDocument,
 )
 from govtrust.services.context import Actor, Context
+from govtrust.services.revocation import OcspService
 from govtrust.services.signing import (
     InProcessRevocation,
     Level,
@@ -72,8 +76,7 @@ from govtrust.services.signing import (
     record_event,
     sign_document,
 )
-from govtrust.services.truststore import trust_store
-from govtrust.store.models import CertificateAuthority
+from govtrust.services.truststore import TrustStore, trust_store
 from govtrust.validation import render as _render
 from govtrust.validation.documents import validate_document
 from govtrust.validation.fetchers import HttpxFetcherBackend, OfflineFetcherBackend, ValidationData
@@ -190,14 +193,24 @@ class _OwnCA:
     subject_der: bytes
     spki_der: bytes
     key_id: bytes | None
+    cert_id: tuple[bytes, bytes]
+    """RFC 6960 §4.1.1 (issuerNameHash, issuerKeyHash) under SHA-256."""
 
 
-def _own_cas(ctx: Context) -> list[_OwnCA]:
-    with ctx.db.read() as session:
-        ders = session.scalars(select(CertificateAuthority.cert_der)).all()
+_OWN_LOCK = threading.Lock()
+_OWN_CAS: dict[int, tuple[tuple[x509.Certificate, ...], tuple[_OwnCA, ...]]] = {}
+
+
+def _own_cas(authorities: tuple[x509.Certificate, ...]) -> tuple[_OwnCA, ...]:
+    """The match keys of this instance's CA certificates (``TrustStore.authorities``),
+    computed once per tuple: the trust store hands out the same tuple until a CA is
+    added (see ``services.truststore.trust_store``)."""
+    with _OWN_LOCK:
+        cached = _OWN_CAS.get(id(authorities))
+        if cached is not None and cached[0] is authorities:
+            return cached[1]
     cas = []
-    for der in ders:
-        cert = x509.load_der_x509_certificate(der)
+    for cert in authorities:
         try:
             ski = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
         except x509.ExtensionNotFound:
@@ -208,9 +221,14 @@ def _own_cas(ctx: Context) -> list[_OwnCA]:
                 cert.subject.public_bytes(),
                 cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo),
                 ski,
+                cert_id_hash(cert, hashes.SHA256()),
             )
         )
-    return cas
+    with _OWN_LOCK:
+        if len(_OWN_CAS) > 16:
+            _OWN_CAS.clear()
+        _OWN_CAS[id(authorities)] = (authorities, tuple(cas))
+    return tuple(cas)
 
 
 def _aki(cert: Any) -> bytes | None:
@@ -233,8 +251,7 @@ class _InstanceOCSPFetcher(OCSPFetcher):
         key = issuer_serial(cert)
         if key in self._served:
             return self._served[key]
-        subject = x509.load_der_x509_certificate(cert.dump())
-        der = await asyncio.to_thread(self._own.revocation.ocsp, subject, ca.certificate)
+        der = await self._own.ocsp(cert, ca)
         if der is None:
             raise OCSPFetchError("this instance's OCSP service has no answer for the certificate")
         response = a_ocsp.OCSPResponse.load(der)
@@ -283,9 +300,37 @@ class _InstanceCRLFetcher(CRLFetcher):
 class _Own:
     """This instance's CAs, matched by name and key, with its in-process revocation."""
 
-    def __init__(self, ctx: Context) -> None:
-        self.cas = _own_cas(ctx)
+    def __init__(self, ctx: Context, authorities: tuple[x509.Certificate, ...]) -> None:
+        self.cas = _own_cas(authorities)
         self.revocation = InProcessRevocation(ctx)
+        self._ctx = ctx
+
+    async def ocsp(self, cert: Any, ca: _OwnCA) -> bytes | None:
+        """The OCSP answer (DER) of this instance's OCSP service for ``cert``, or None.
+
+        The current pre-signed answer is read on the event loop
+        (``OcspService.stored_answer_for``: one primary-key read, as ``POST /ocsp``'s
+        fast path), without a request to build and parse or a thread to hand off to;
+        otherwise (CA map not loaded yet, no answer stored, answer expired)
+        ``OcspService.respond`` runs in a thread, signs what is missing and reloads the
+        CA map. Nothing is cached: a revocation shows at the next lookup.
+        """
+        name_hash, key_hash = ca.cert_id
+        serial = int(cert.serial_number)
+        service = _ocsp_service(self._ctx)
+        answer = await service.stored_answer_for("sha256", name_hash, key_hash, serial)
+        if answer is None:
+            subject = x509.load_der_x509_certificate(cert.dump())
+            request = (
+                ocsp.OCSPRequestBuilder()
+                .add_certificate(subject, ca.certificate, hashes.SHA256())
+                .build()
+                .public_bytes(Encoding.DER)
+            )
+            answer = await asyncio.to_thread(service.respond, request)
+            if not answer.cacheable:
+                return None
+        return answer.der
 
     def by_authority(self, authority: Authority) -> _OwnCA | None:
         name, key = authority.name.dump(), authority.public_key.dump()
@@ -306,13 +351,47 @@ class _Own:
         return None
 
 
+_OCSP_LOCK = threading.Lock()
+_OCSP: OrderedDict[tuple[int, int], tuple[Context, asyncio.AbstractEventLoop, OcspService]] = (
+    OrderedDict()
+)
+
+
+def _ocsp_service(ctx: Context) -> OcspService:
+    """This instance's OCSP service for the validations of ``ctx`` on the running event
+    loop (the one validation loop of the synchronous API; the 8 most recently used
+    pairs): its CA map and its stored-answer reader, whose PostgreSQL connections belong
+    to one loop, serve every validation there, where a service per validation would
+    reload the map and register a reader each time."""
+    loop = asyncio.get_running_loop()
+    key = (id(ctx), id(loop))
+    with _OCSP_LOCK:
+        entry = _OCSP.get(key)
+        if entry is not None and entry[0] is ctx and entry[1] is loop:
+            _OCSP.move_to_end(key)
+            return entry[2]
+        service = OcspService(ctx)
+        _OCSP[key] = (ctx, loop, service)
+        while len(_OCSP) > 8:
+            _OCSP.popitem(last=False)
+        return service
+
+
 class InstanceFetcherBackend(FetcherBackend):
     """Revocation data for certificates issued by this instance's CAs answered
     in-process (its OCSP service, its CRLs from storage); everything else, and every
-    issuer certificate, from ``fallback``."""
+    issuer certificate, from ``fallback``. ``authorities``: this instance's CA
+    certificates (default: read through ``services.truststore.trust_store``)."""
 
-    def __init__(self, ctx: Context, fallback: FetcherBackend) -> None:
-        self._own = _Own(ctx)
+    def __init__(
+        self,
+        ctx: Context,
+        fallback: FetcherBackend,
+        authorities: tuple[x509.Certificate, ...] | None = None,
+    ) -> None:
+        if authorities is None:
+            authorities = trust_store(ctx).authorities
+        self._own = _Own(ctx, authorities)
         self._fallback = fallback
 
     def get_fetchers(self) -> Fetchers:
@@ -343,12 +422,13 @@ def _http_backend() -> HttpxFetcherBackend:
 # ---- validating -----------------------------------------------------------------------------
 
 
-def _policy(ctx: Context, options: VerifyOptions, settings: VerifySettings) -> ValidationPolicy:
-    store = trust_store(ctx, extra=options.trust_anchors)
+def _policy(
+    store: TrustStore, options: VerifyOptions, settings: VerifySettings
+) -> ValidationPolicy:
     builder = (
         ValidationPolicy.builder()
         .trust_anchors(list(store.anchors))
-        .intermediates([ca.certificate for ca in _own_cas(ctx)])
+        .intermediates(list(store.authorities))
         .revocation(options.revocation or settings.revocation)
     )
     if options.at is not None:
@@ -424,11 +504,12 @@ def verify_document(
                 f"the document is larger than {settings.max_document_bytes} bytes"
                 " ([verify] max_document_bytes)",
             )
-    policy = _policy(ctx, options, settings)
+    store = trust_store(ctx, extra=options.trust_anchors)
+    policy = _policy(store, options, settings)
     fallback = fetchers or (
         _http_backend() if settings.fetch else OfflineFetcherBackend(ValidationData())
     )
-    backend = InstanceFetcherBackend(ctx, fallback)
+    backend = InstanceFetcherBackend(ctx, fallback, store.authorities)
     sealed = _sealed_report(data) if detached is None else None
     if sealed is not None:
         canonical, cms_der = _seal_parts(sealed)
@@ -457,7 +538,7 @@ def verify_document(
         report = validate_document(
             data, policy, detached=detached, name=name, fetchers=backend, clock=ctx.clock
         )
-    return trust_store(ctx, extra=options.trust_anchors).annotate(report)
+    return store.annotate(report)
 
 
 # ---- sealing --------------------------------------------------------------------------------

@@ -76,47 +76,92 @@ def _number(value: float) -> str:
     return sign + text
 
 
-def _string(value: str) -> str:
-    """RFC 8785 §3.2.2.2: ECMAScript JSON.stringify's escaping, which is exactly what
-    ``json.dumps(ensure_ascii=False)`` does (\\b \\t \\n \\f \\r \\" \\\\ named, other
-    controls as lowercase \\u00xx, everything else literal); lone surrogates refused."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("RFC 8785 §3.2.2.2: lone surrogates cannot be serialised") from None
-    return json.dumps(value, ensure_ascii=False)
+_escape = json.encoder.encode_basestring
+"""``json.dumps(s, ensure_ascii=False)`` for one string, without the encoder object
+(the C ``c_encode_basestring`` when available): RFC 8785 §3.2.2.2's escaping."""
+
+
+def _utf16(key: str) -> bytes:
+    return key.encode("utf-16-be", "surrogatepass")
+
+
+def _sorted_keys(value: Mapping[str, Any]) -> list[str]:
+    """§3.2.3: member names sorted as arrays of UTF-16 code units. For ASCII names (every
+    name of a report) that is the order of Python's own string comparison."""
+    keys = list(value)
+    for k in keys:
+        if type(k) is not str:
+            if not isinstance(k, str):
+                raise ValueError("RFC 8785: object member names are strings")
+            return sorted(keys, key=_utf16)
+        if not k.isascii():
+            return sorted(keys, key=_utf16)
+    keys.sort()
+    return keys
+
+
+def _jcs_into(value: Any, out: list[str]) -> None:
+    """Append the canonical form of ``value`` to ``out``: one pass, one join at the end,
+    the types of a parsed report tested first (``type() is``), strings escaped by the C
+    encoder; lone surrogates are refused once, on the whole output
+    (:func:`canonical_json`)."""
+    kind = type(value)
+    if kind is str:
+        out.append(_escape(value))
+    elif kind is dict or (kind is not str and isinstance(value, Mapping)):
+        if not value:
+            out.append("{}")
+            return
+        sep = "{"
+        for k in _sorted_keys(value):
+            out.append(sep)
+            out.append(_escape(k))
+            out.append(":")
+            _jcs_into(value[k], out)
+            sep = ","
+        out.append("}")
+    elif kind is list or kind is tuple or isinstance(value, list | tuple):
+        if not value:
+            out.append("[]")
+            return
+        sep = "["
+        for item in value:
+            out.append(sep)
+            _jcs_into(item, out)
+            sep = ","
+        out.append("]")
+    elif value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif isinstance(value, int):
+        if abs(value) > _MAX_SAFE:
+            raise ValueError(f"RFC 8785 §3.2.2.3: integer {value} is beyond ±2^53")
+        out.append(str(value))
+    elif isinstance(value, float):
+        out.append(_number(value))
+    elif isinstance(value, str):
+        out.append(_escape(value))
+    else:
+        raise ValueError(f"RFC 8785: {type(value).__name__} is not a JSON value")
 
 
 def _jcs(value: Any) -> str:
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, int):
-        if abs(value) > _MAX_SAFE:
-            raise ValueError(f"RFC 8785 §3.2.2.3: integer {value} is beyond ±2^53")
-        return str(value)
-    if isinstance(value, float):
-        return _number(value)
-    if isinstance(value, str):
-        return _string(value)
-    if isinstance(value, Mapping):
-        if not all(isinstance(k, str) for k in value):
-            raise ValueError("RFC 8785: object member names are strings")
-        # §3.2.3: members sorted by their names as arrays of UTF-16 code units.
-        keys = sorted(value, key=lambda k: k.encode("utf-16-be", "surrogatepass"))
-        return "{" + ",".join(f"{_string(k)}:{_jcs(value[k])}" for k in keys) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ",".join(_jcs(v) for v in value) + "]"
-    raise ValueError(f"RFC 8785: {type(value).__name__} is not a JSON value")
+    out: list[str] = []
+    _jcs_into(value, out)
+    return "".join(out)
 
 
 def canonical_json(value: Any) -> bytes:
     """The RFC 8785 canonical form of a JSON value (parsed: dicts, lists, str, int,
-    float, bool, None), UTF-8 encoded (§3.2.4). ValueError for what JCS cannot carry."""
-    return _jcs(value).encode("utf-8")
+    float, bool, None), UTF-8 encoded (§3.2.4). ValueError for what JCS cannot carry
+    (a lone surrogate anywhere, §3.2.2.2, is found by the one UTF-8 encoding)."""
+    try:
+        return _jcs(value).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("RFC 8785 §3.2.2.2: lone surrogates cannot be serialised") from None
 
 
 def embeddable_json(data: Mapping[str, Any]) -> str:
