@@ -13,8 +13,10 @@ pyca/cryptography and ``openssl crl`` in the tests.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
-from asn1crypto import core
+from asn1crypto import cms, core
+from asn1crypto import x509 as asn1_x509
 
 __all__ = [
     "boolean",
@@ -26,6 +28,7 @@ __all__ = [
     "oid",
     "sequence",
     "set_of",
+    "signing_certificate_v2",
     "time",
     "tlv",
 ]
@@ -95,3 +98,20 @@ def time(t: dt.datetime) -> bytes:
     if t.year < 2050:
         return tlv(0x17, t.strftime("%y%m%d%H%M%SZ").encode())
     return generalized_time(t)
+
+
+def signing_certificate_v2(cert_der: bytes) -> bytes:
+    """The signing-certificate-v2 attribute of a CMS SignerInfo naming ``cert_der``
+    (RFC 5035 §3; RFC 5816 §2.2.1 for time-stamp tokens, EN 319 122-1 §5.2.2.3 for
+    CAdES): one ESSCertIDv2 with the DEFAULT hash, SHA-256 (so no hashAlgorithm in the
+    DER), and the certificate's issuerSerial. DER."""
+    cert = asn1_x509.Certificate.load(cert_der)
+    issuer = asn1_x509.GeneralName(name="directory_name", value=cert.issuer)
+    ess_cert_id = {
+        "cert_hash": hashlib.sha256(cert_der).digest(),
+        "issuer_serial": {"issuer": [issuer], "serial_number": cert.serial_number},
+    }
+    attribute = cms.CMSAttribute(
+        {"type": "signing_certificate_v2", "values": [{"certs": [ess_cert_id]}]}
+    )
+    return bytes(attribute.dump())

@@ -126,32 +126,8 @@ class CmsSigner:
                 {"issuer": cert.issuer, "serial_number": cert.serial_number}
             ).dump()
         )
-        # RFC 5035 §3 / EN 319 122-1 §5.2.2.3: ESSCertIDv2, SHA-256 (the DEFAULT, so left
-        # out of the DER) of the certificate, and its issuerSerial.
-        self._signing_certificate = bytes(
-            cms.CMSAttribute(
-                {
-                    "type": "signing_certificate_v2",
-                    "values": [
-                        {
-                            "certs": [
-                                {
-                                    "cert_hash": hashlib.sha256(cert_der).digest(),
-                                    "issuer_serial": {
-                                        "issuer": [
-                                            asn1_x509.GeneralName(
-                                                name="directory_name", value=cert.issuer
-                                            )
-                                        ],
-                                        "serial_number": cert.serial_number,
-                                    },
-                                }
-                            ]
-                        }
-                    ],
-                }
-            ).dump()
-        )
+        # RFC 5035 §3 / EN 319 122-1 §5.2.2.3: ESSCertIDv2 of the signer's certificate.
+        self._signing_certificate = der.signing_certificate_v2(cert_der)
         self._content_type = bytes(
             cms.CMSAttribute({"type": "content_type", "values": ["data"]}).dump()
         )

@@ -163,30 +163,8 @@ class TimestampAuthority:
         self._sid_der = cms.IssuerAndSerialNumber(
             {"issuer": cert.issuer, "serial_number": cert.serial_number}
         ).dump()
-        # RFC 5816 §2.2.1 / RFC 5035 §5.4: ESSCertIDv2 with the default hash (SHA-256,
-        # hence no hashAlgorithm in the DER) and the issuerSerial of the certificate.
-        self._signing_certificate_der = cms.CMSAttribute(
-            {
-                "type": "signing_certificate_v2",
-                "values": [
-                    {
-                        "certs": [
-                            {
-                                "cert_hash": hashlib.sha256(cert_der).digest(),
-                                "issuer_serial": {
-                                    "issuer": [
-                                        asn1_x509.GeneralName(
-                                            name="directory_name", value=cert.issuer
-                                        )
-                                    ],
-                                    "serial_number": cert.serial_number,
-                                },
-                            }
-                        ]
-                    }
-                ],
-            }
-        ).dump()
+        # RFC 5816 §2.2.1 / RFC 5035 §5.4: ESSCertIDv2 of the TSA's certificate.
+        self._signing_certificate_der = der.signing_certificate_v2(cert_der)
         self._content_type_der = cms.CMSAttribute(
             {"type": "content_type", "values": ["tst_info"]}
         ).dump()
