@@ -64,6 +64,7 @@ from govtrust.validation.signatures._integrity import (
     digest,
     ess_version,
     select_signer_certificate,
+    settle,
 )
 from govtrust.validation.signatures._material import EmbeddedMaterial
 from govtrust.validation.signatures._tokens import (
@@ -126,6 +127,7 @@ def _parse_signer(signed_data: Any, index: int) -> _Signer:
     signing_time = None
     signed = si["signed_attrs"]
     if signed is not None and not isinstance(signed, core.Void):
+        settle(signed)
         for attr in signed:
             if attr["type"].dotted == _SIGNING_TIME and len(attr["values"]) == 1:
                 signing_time = attr["values"][0].native

@@ -3,14 +3,23 @@ validation (ETSI EN 319 102-1 V1.4.1 §5.2.3 identification of the signing
 certificate, §5.2.7 cryptographic verification, §5.2.8 signature acceptance
 validation: cryptographic constraints).
 
-pyHanko does the cryptography: :func:`pyhanko.sign.validation.generic_cms.
-validate_sig_integrity` (message-digest attribute, content-type attribute, RFC 6211
-algorithm protection, the signature value), :func:`~pyhanko.sign.validation.
-generic_cms.get_signing_cert_attr` and :func:`pyhanko.sign.general.check_ess_certid`
-(ESS signing-certificate and signing-certificate-v2, RFC 2634 §5.4 and RFC 5035 §3),
-:func:`pyhanko.sign.general.match_issuer_serial`. This module only picks the signer's
-certificate among several candidates (pyHanko's own picker assumes one SignerInfo)
-and maps outcomes to EN 319 102-1 sub-indications.
+pyHanko does the cryptography and the attribute look-ups: its
+``DefaultSignatureValidator`` (the signature value), ``validate_algorithm_protection``
+(RFC 6211), ``find_unique_cms_attribute``, ``get_signing_cert_attr`` and, when names
+are encoded differently, ``match_issuer_serial`` (RFC 4518 name comparison). This
+module picks the signer's certificate among several candidates (pyHanko's own picker
+assumes one SignerInfo), maps outcomes to EN 319 102-1 sub-indications, and keeps
+three things off pyHanko's slow paths, each a measured cost of the portal's verify
+page (issue 6):
+
+- :func:`settle`: asn1crypto marks a parsed value "mutated" when it fills in an
+  omitted DEFAULT field, after which every read of an ancestor re-encodes it;
+- :func:`select_signer_certificate` compares an ESSCertID(v2)'s issuer by its DER
+  bytes before falling back to RFC 4518 string preparation;
+- :func:`check_integrity` does not repeat the signing-certificate check that
+  ``validate_sig_integrity`` repeats (pyHanko's docstring: "performed twice ... for
+  compatibility" with standalone use); its other steps are the same, in pyHanko's
+  order, with pyHanko's functions.
 """
 
 from __future__ import annotations
@@ -20,11 +29,26 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from asn1crypto import core
+from asn1crypto import core, tsp
 from asn1crypto import x509 as a_x509
-from pyhanko.sign.general import CMSStructuralError, check_ess_certid, match_issuer_serial
-from pyhanko.sign.validation.errors import SignatureValidationError
-from pyhanko.sign.validation.generic_cms import get_signing_cert_attr, validate_sig_integrity
+from cryptography.exceptions import InvalidSignature
+from pyhanko.sign.general import (
+    CMSStructuralError,
+    MultivaluedAttributeError,
+    NonexistentAttributeError,
+    find_unique_cms_attribute,
+    match_issuer_serial,
+)
+from pyhanko.sign.validation.errors import CMSAlgorithmProtectionError, SignatureValidationError
+from pyhanko.sign.validation.generic_cms import (
+    get_signing_cert_attr,
+    validate_algorithm_protection,
+)
+from pyhanko_certvalidator.errors import AlgorithmNotSupported
+from pyhanko_certvalidator.sig_validate import (
+    DefaultSignatureValidator,
+    SignatureValidationContext,
+)
 
 from govtrust.validation._checks import key_problem
 from govtrust.validation.indications import SubIndication
@@ -37,7 +61,10 @@ __all__ = [
     "digest",
     "ess_version",
     "select_signer_certificate",
+    "settle",
 ]
+
+_SIGNATURES = DefaultSignatureValidator()
 
 
 @dataclass(frozen=True)
@@ -70,6 +97,74 @@ def _matches_sid(sid: Any, cert: Any) -> bool:
     except (ValueError, TypeError, KeyError):
         return False
     return False
+
+
+def _same_name(name: Any, cert_name: Any) -> bool:
+    """Two asn1crypto Names are the same name when their RDNSequences have the same
+    encoding (RFC 5280 §7.1 comparison is needed only when they differ). The
+    RDNSequence, not the Name: a directoryName GeneralName's Name carries its
+    ``[4] EXPLICIT`` tag in its own encoding."""
+    return bool(name.chosen.contents == cert_name.chosen.contents)
+
+
+def _certid_matches(cert: Any, certid: Any) -> bool:
+    """RFC 2634 §5.4.1 (ESSCertID) and RFC 5035 §4 (ESSCertIDv2): the hash of the
+    certificate's DER encoding (SHA-1 for v1, ``hashAlgorithm``, default SHA-256, for
+    v2) and, when ``issuerSerial`` is present, its issuer and serial number. What
+    pyHanko's ``check_ess_certid`` checks; this one compares the issuer's encoding
+    before RFC 4518 string preparation."""
+    name = (
+        "sha1"
+        if isinstance(certid, tsp.ESSCertID)
+        else certid["hash_algorithm"]["algorithm"].native
+    )
+    if digest(str(name), cert.dump()) != bytes(certid["cert_hash"].native):
+        return False
+    issuer_serial = certid["issuer_serial"]
+    if isinstance(issuer_serial, core.Void):
+        return True
+    tbs = cert["tbs_certificate"]
+    general = issuer_serial["issuer"]
+    if (
+        issuer_serial["serial_number"].contents == tbs["serial_number"].contents
+        and len(general) == 1
+        and general[0].name == "directory_name"
+        and _same_name(general[0].chosen, tbs["issuer"])
+    ):
+        return True
+    return bool(match_issuer_serial(issuer_serial, cert))
+
+
+def settle(value: Any) -> None:
+    """Clear the "mutated" mark asn1crypto leaves on a value it has only parsed.
+
+    DER omits a field equal to its DEFAULT (X.690 §11.5), e.g. ESSCertIDv2's
+    ``hashAlgorithm`` SHA-256 (RFC 5035 §4) in every TSA token and CAdES signature.
+    asn1crypto fills the omitted field in with a value built through ``__setitem__``,
+    which marks it mutated; from then on every ``contents``, ``dump()`` or ``native``
+    of every ancestor re-encodes its whole subtree, comparing each field with a
+    freshly built default, every time (a third of a PAdES validation's CPU). The
+    received encoding is already right, so this encodes each such default once and
+    clears the mark. ``value`` (a SignerInfo's signed attributes) is parsed in full
+    here; call it only on values parsed from bytes that nothing has modified. A part
+    that does not parse is left alone, for the checks that read it to report."""
+    try:
+        value._parse_children(recurse=True)
+    except Exception:  # malformed: reported where it is read, as before
+        return
+    _settle(value)
+
+
+def _settle(value: Any) -> None:
+    children = value.children
+    if children is None:
+        return
+    for child in children:
+        if isinstance(child, core.Sequence | core.SequenceOf):
+            _settle(child)
+    if value._mutated:
+        value.contents  # noqa: B018 - encodes the filled-in default once
+        value._mutated = False
 
 
 def ess_version(signer_info: Any) -> str | None:
@@ -108,7 +203,7 @@ def select_signer_certificate(
         if not _matches_sid(signer_info["sid"], cert):
             continue
         found = True
-        if certid is None or check_ess_certid(cert, certid):
+        if certid is None or _certid_matches(cert, certid):
             return cert, None
     if not found:
         return None, Problem(
@@ -135,33 +230,96 @@ def check_integrity(
     signer_info: Any, cert: Any, content_type: str, content_digest: bytes
 ) -> Problem | None:
     """EN 319 102-1 §5.2.7: the message digest (HASH_FAILURE), then the signature value
-    (SIG_CRYPTO_FAILURE). Structural faults pyHanko reports (a missing or wrong
-    content-type attribute, several message digests) are FORMAT_FAILURE."""
+    (SIG_CRYPTO_FAILURE), for a ``cert`` chosen by :func:`select_signer_certificate`
+    (which checked the signing-certificate attribute, §5.2.3).
+
+    With signed attributes (RFC 5652 §5.4) the signature covers their DER encoding
+    with a SET OF tag, the message-digest attribute (§11.2) must equal
+    ``content_digest`` and the content-type attribute (§11.1) ``content_type``; an
+    RFC 6211 algorithm-protection attribute, when present, must name the SignerInfo's
+    algorithms. Without them, the signature covers ``content_digest`` itself. The
+    same steps as pyHanko's ``validate_sig_integrity``, which also re-checks the
+    signing-certificate attribute. Structural faults (a missing or repeated
+    attribute, a part that does not parse) are FORMAT_FAILURE."""
     try:
-        intact, valid = validate_sig_integrity(
-            signer_info,
-            cert,
-            expected_content_type=content_type,
-            actual_digest=content_digest,
-        )
-    except SignatureValidationError as exc:
-        sub = SubIndication.__members__.get(str(getattr(exc.ades_subindication, "name", "")))
-        return Problem(sub or SubIndication.SIG_CONSTRAINTS_FAILURE, exc.failure_message)
-    except CMSStructuralError as exc:
+        return _check_integrity(signer_info, cert, content_type, content_digest)
+    except CMSStructuralError as exc:  # a repeated algorithm-protection attribute
         return Problem(SubIndication.FORMAT_FAILURE, exc.failure_message)
-    except NotImplementedError as exc:
-        return Problem(
-            SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
-            f"unsupported signature algorithm: {exc}",
-        )
     except Exception as exc:  # asn1crypto parses lazily: a malformed part shows here
         return Problem(SubIndication.FORMAT_FAILURE, f"the signature does not parse: {exc}")
-    if not intact:
-        return Problem(
-            SubIndication.HASH_FAILURE,
-            "the signed data does not match the message-digest the signature covers",
+
+
+def _unique(attrs: Any, name: str) -> Any | None:
+    """The single value of the signed attribute ``name``; None when it is missing or
+    repeated (RFC 5652 §11.1, §11.2: exactly one)."""
+    try:
+        return find_unique_cms_attribute(attrs, name)
+    except (NonexistentAttributeError, MultivaluedAttributeError):
+        return None
+
+
+def _format(message: str) -> Problem:
+    return Problem(SubIndication.FORMAT_FAILURE, f"{message} (RFC 5652 §5.3, §11)")
+
+
+def _check_integrity(
+    signer_info: Any, cert: Any, content_type: str, content_digest: bytes
+) -> Problem | None:
+    algorithm = signer_info["signature_algorithm"]
+    digest_algorithm = signer_info["digest_algorithm"]
+    attrs = signer_info["signed_attrs"]
+    prehashed = not _has_attrs(attrs)
+    if prehashed:
+        signed = content_digest
+    else:
+        # RFC 5652 §5.4: the [0] IMPLICIT tag is replaced by SET OF's; the encoding
+        # is otherwise the one received (pyHanko tolerates signers' small DER slips).
+        signed = attrs.untag().dump()
+        try:
+            validate_algorithm_protection(
+                attrs,
+                claimed_digest_algorithm_obj=digest_algorithm,
+                claimed_signature_algorithm_obj=algorithm,
+                claimed_mac_algorithm_obj=None,
+            )
+        except CMSAlgorithmProtectionError as exc:
+            return Problem(SubIndication.SIG_CONSTRAINTS_FAILURE, exc.failure_message)
+        declared = _unique(attrs, "content_type")
+        if declared is None:
+            return _format("the signed attributes need exactly one content-type attribute")
+        if declared.native != content_type:
+            return _format(
+                f"the content-type attribute says {declared.native}, the content is {content_type}"
+            )
+        embedded = _unique(attrs, "message_digest")
+        if embedded is None:
+            return _format("the signed attributes need exactly one message-digest attribute")
+        if bytes(embedded.native) != content_digest:
+            return Problem(
+                SubIndication.HASH_FAILURE,
+                "the signed data does not match the message-digest the signature covers",
+            )
+    try:
+        _SIGNATURES.validate_signature(
+            signer_info["signature"].native,
+            signed,
+            cert.public_key,
+            algorithm,
+            context=SignatureValidationContext(
+                contextual_md_algorithm=digest_algorithm["algorithm"].native,
+                prehashed=prehashed,
+            ),
         )
-    if not valid:
+    except AlgorithmNotSupported as exc:
+        return Problem(
+            SubIndication.CRYPTO_CONSTRAINTS_FAILURE, f"unsupported signature algorithm: {exc}"
+        )
+    except InvalidSignature:
+        if prehashed:
+            return Problem(
+                SubIndication.HASH_FAILURE,
+                "the signed data does not match the digest the signature covers",
+            )
         return Problem(
             SubIndication.SIG_CRYPTO_FAILURE,
             "the signature value does not verify with the signer's public key",

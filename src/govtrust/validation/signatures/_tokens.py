@@ -37,6 +37,7 @@ from govtrust.validation.signatures._integrity import (
     digest,
     ess_version,
     select_signer_certificate,
+    settle,
 )
 from govtrust.validation.signatures._material import EmbeddedMaterial, cert_der
 
@@ -191,6 +192,7 @@ def _parse_token(token: bytes | cms.ContentInfo) -> Token:
     if len(signed_data["signer_infos"]) != 1:
         raise ValueError("a time-stamp token has exactly one SignerInfo (RFC 3161 §2.4.2)")
     signer_info = signed_data["signer_infos"][0]
+    settle(signer_info["signed_attrs"])
     for name in ("sid", "digest_algorithm", "signed_attrs", "signature_algorithm"):
         signer_info[name].native  # noqa: B018
     gen_time = tst_info["gen_time"].native
