@@ -7,6 +7,7 @@ serious or critical violation on any public page in either language."""
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from govtrust.ca.crl import RevocationReason
 from govtrust.config import load_settings
 from govtrust.services import Context, authorities, certificates, revocation
 from govtrust.services.setup import init_home
+from govtrust.services.verify import SEAL_FORMAT
 from tests.conftest import make_env
 from tests.e2e.conftest import Portal, login
 from tests.e2e.support import ADMIN, sign_pdf, tamper
@@ -73,7 +75,13 @@ def test_verify_three_documents(page: Page, portal: Portal, tmp_path: Path) -> N
     expect(page.locator(".verdict")).to_have_class("verdict valid")
     expect(page.locator(".signer").first).to_have_text("Ministry of Finance")
     expect(page.get_by_text("proved by a time-stamp")).to_be_visible()
-    expect(page.get_by_role("link", name="Download the report (JSON)")).to_be_visible()
+    # The signed JSON report is made when asked for: a form, a download.
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="Download the signed report (JSON)").click()
+    download = download_info.value
+    assert download.suggested_filename == "validation-report.json"
+    sealed = json.loads(Path(download.path()).read_bytes())
+    assert sealed["indication"] == "TOTAL-PASSED" and sealed["seal"]["format"] == SEAL_FORMAT
 
     _upload(page, portal, "residence.pdf", tamper(signed))
     expect(page.locator("h1")).to_have_text("Invalid")

@@ -5,6 +5,8 @@ the ledger; every page under 200 KB, in both languages."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
+import hashlib
 import json
 import re
 from collections.abc import Iterator
@@ -15,9 +17,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from govtrust.api import create_app
+from govtrust.audit import AuditEvent
 from govtrust.ca.crl import RevocationReason
-from govtrust.services import Context, certificates, revocation
+from govtrust.clock import FixedClock
+from govtrust.portal.report_form import FORM_SECONDS, report_mac
+from govtrust.services import Context, audit, certificates, revocation, verify
 from govtrust.store.portal_models import PortalReportRow
+from govtrust.validation.render import canonical_json
 from tests.conftest import Demo
 from tests.e2e.support import ADMIN, csrf_of, make_accounts, sign_pdf, tamper, write_portal_config
 
@@ -41,6 +47,30 @@ def _verify(client: TestClient, data: bytes, name: str = "doc.pdf", **fields: st
         data={"csrf": csrf_of(form), **fields},
         files={"document": (name, data, "application/octet-stream")},
     )
+
+
+_FIELD = re.compile(r'<input type="hidden" name="([a-z]+)" value="([^"]*)">')
+
+
+def _report_form(html: str, lang: str = "en") -> dict[str, str]:
+    """The hidden fields of the verdict page's "download the signed report" form."""
+    form = re.search(
+        rf'<form method="post" action="/{lang}/verify/report\.json".*?</form>', html, re.S
+    )
+    assert form, "no signed-report download form"
+    return dict(_FIELD.findall(form.group(0)))
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _seal_records(ctx: Context) -> list[AuditEvent]:
+    return [event for _, event in audit.list_events(ctx, action="validation.report")]
 
 
 # ---- languages ---------------------------------------------------------------------------
@@ -121,12 +151,104 @@ def test_verify_a_valid_pdf(client: TestClient, ctx: Context) -> None:
     assert "Ministry of Finance" in html
     assert "proved by a time-stamp" in html
     assert len(r.content) < PAGE_LIMIT
-    sealed = re.search(r'href="data:application/json;base64,([^"]+)"', html)
-    assert sealed, "no JSON report download"
-    report = json.loads(base64.b64decode(sealed.group(1)))
-    assert report["indication"] == "TOTAL-PASSED" and "seal" in report
+    # The verdict is answered without a seal: nothing signed, nothing audited, nothing
+    # inlined; the page offers a form that asks for the signed report.
+    assert "data:application/json" not in html and "CAdES-BASELINE-T" not in html
+    assert _seal_records(ctx) == []
+    fields = _report_form(html)
+    assert set(fields) == {"csrf", "report", "issued", "mac"}
+    assert "Download the signed report (JSON)" in html
+    canonical = _unb64url(fields["report"])
+    # RFC 8785: a JSON round trip of the canonical form gives back the same bytes.
+    assert canonical_json(json.loads(canonical)) == canonical
+    assert json.loads(canonical)["indication"] == "TOTAL-PASSED"
+
+    download = client.post("/en/verify/report.json", data=fields)
+    assert download.status_code == 200, download.text[:2000]
+    assert download.headers["content-type"] == "application/json"
+    assert download.headers["content-disposition"] == (
+        'attachment; filename="validation-report.json"'
+    )
+    sealed = download.json()
+    assert sealed["seal"]["format"] == verify.SEAL_FORMAT
+    assert sealed["seal"]["credential"] == "validation-service"
+    # The seal covers exactly the report the verdict page carried...
+    assert canonical_json({k: v for k, v in sealed.items() if k != "seal"}) == canonical
+    # ...and holds: what `govtrust verify report.json` runs.
+    checked = verify.verify_document(ctx, download.content).to_dict()
+    assert checked["indication"] == "TOTAL-PASSED", checked
+    assert checked["document"]["kind"] == "govtrust sealed validation report"
+    assert checked["document"]["sealedReport"]["indication"] == "TOTAL-PASSED"
+    # One audit record, as seal_report makes it.
+    (record,) = _seal_records(ctx)
+    assert record.actor == "portal:visitor" and record.details["rendering"] == "json"
+    assert record.object_sha256 == hashlib.sha256(download.content).hexdigest()
     with ctx.db.read() as session:  # nothing kept without asking
         assert session.scalar(select(func.count()).select_from(PortalReportRow)) == 0
+
+
+def test_the_report_form_refuses_forged_and_old_reports(client: TestClient, ctx: Context) -> None:
+    ctx.clock = clock = FixedClock(ctx.clock.now())
+    fields = _report_form(_verify(client, sign_pdf(ctx)).text)
+    canonical = _unb64url(fields["report"])
+    issued = int(fields["issued"])
+    assert issued == int(clock.now().timestamp())
+    flipped = "0" if fields["mac"][-1] != "0" else "1"
+    ahead = issued + 120
+
+    def post(lang: str = "en", **changes: str):  # type: ignore[no-untyped-def]
+        return client.post(f"/{lang}/verify/report.json", data={**fields, **changes})
+
+    forged = [
+        {"report": _b64url(canonical.replace(b"TOTAL-PASSED", b"TOTAL-FAILED", 1))},
+        {"report": _b64url(canonical + b" ")},  # same value, not the tagged bytes
+        {"mac": fields["mac"][:-1] + flipped},
+        {"mac": ""},
+        {"issued": str(issued - 1)},  # the time is under the tag too
+        {"report": "not base64url!"},
+        # Dated ahead, even with a right tag (the key is only the server's).
+        {"issued": str(ahead), "mac": report_mac(ctx, ahead, canonical)},
+    ]
+    for changes in forged:
+        r = post(**changes)
+        assert r.status_code == 400, (changes, r.status_code)
+        assert "This report cannot be accepted" in r.text and 'role="alert"' in r.text
+    # Without its CSRF token it is refused like every other form.
+    no_csrf = {k: v for k, v in fields.items() if k != "csrf"}
+    r = client.post("/en/verify/report.json", data=no_csrf)
+    assert r.status_code == 400 and "This form has expired" in r.text
+    r = post(csrf="forged-" + "x" * 40)
+    assert r.status_code == 400 and "This form has expired" in r.text
+    assert _seal_records(ctx) == []  # nothing was sealed
+    # Good for an hour after the verdict, not a second more.
+    clock.advance(dt.timedelta(seconds=FORM_SECONDS))
+    assert post().status_code == 200
+    clock.advance(dt.timedelta(seconds=1))
+    for lang, text in (("en", "This report has expired"), ("ar", "انتهت صلاحية هذا التقرير")):
+        r = post(lang)
+        assert r.status_code == 400 and text in r.text
+    assert "Verify the document again" in post().text
+    assert len(_seal_records(ctx)) == 1
+
+
+def test_a_seal_failure_on_download_is_an_error_page(demo: Demo) -> None:
+    context = demo.open()
+    try:
+        signed = sign_pdf(context)
+    finally:
+        context.close()
+    with (demo.home / "govtrust.toml").open("a", encoding="utf-8") as f:
+        f.write('\n[verify]\nseal_credential = "court-seal"\n')
+    context = demo.open()
+    try:
+        with TestClient(create_app(context, scheduler=False), base_url="https://testserver") as c:
+            verdict = _verify(c, signed)  # the verdict itself needs no seal
+            assert verdict.status_code == 200 and 'class="verdict valid"' in verdict.text
+            r = c.post("/en/verify/report.json", data=_report_form(verdict.text))
+            assert r.status_code == 503, r.text[:1500]
+            assert "The report cannot be sealed at the moment" in r.text
+    finally:
+        context.close()
 
 
 def test_verify_a_tampered_pdf(client: TestClient, ctx: Context) -> None:
@@ -143,12 +265,15 @@ def test_verify_in_arabic(client: TestClient, ctx: Context) -> None:
         files={"document": ("doc.pdf", sign_pdf(ctx), "application/pdf")},
     )
     assert 'dir="rtl"' in r.text and "صالح" in r.text
+    assert set(_report_form(r.text, "ar")) == {"csrf", "report", "issued", "mac"}
+    assert "نزّل التقرير الموقّع (JSON)" in r.text
 
 
 def test_a_kept_report_has_an_unguessable_link(client: TestClient, ctx: Context) -> None:
     html = _verify(client, sign_pdf(ctx), keep="1").text
     token = re.search(r'href="/en/reports/([A-Za-z0-9_-]{43})"', html)
     assert token, html[:3000]
+    assert "data:application/json" not in html and "/verify/report.json" not in html
     page = client.get(f"/en/reports/{token.group(1)}")
     assert page.status_code == 200 and 'class="verdict valid"' in page.text
     pdf = client.get(f"/en/reports/{token.group(1)}/report.pdf")

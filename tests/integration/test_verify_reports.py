@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from govtrust.errors import ConfigError, ReportSealUnavailable
+from govtrust.errors import ConfigError, InputError, ReportSealUnavailable
 from govtrust.services import audit
 from govtrust.services.signing import Level
 from govtrust.services.truststore import trust_store
@@ -24,6 +24,8 @@ from govtrust.services.verify import (
     SEAL_FORMAT,
     VerifyOptions,
     render_html,
+    seal_payload,
+    seal_report,
     sealed_json,
     verify_document,
     verify_settings,
@@ -165,6 +167,49 @@ def test_sealed_reports_are_audited_without_names(demo: Demo, tmp_path: Path) ->
     record = event.canonical()
     for secret in (b"secret-decree", b"Ministry of Finance", DATA):
         assert secret not in record
+
+
+def test_sealing_the_canonical_round_trip_is_sealing_the_report(demo: Demo, tmp_path: Path) -> None:
+    """The portal seals a report parsed back from its RFC 8785 form (the download form
+    carries that form): the same bytes are signed, with seal_report's seal member and
+    audit record, and the seal verifies with openssl and govtrust."""
+    _, signature = signed_files(demo, tmp_path)
+    with opened(demo) as ctx:
+        report = verify_document(ctx, DATA, name="decree.txt", detached=signature.read_bytes())
+        canonical = canonical_json(report.to_dict())
+        parsed = json.loads(canonical)
+        assert canonical_json(parsed) == canonical  # the round trip keeps the bytes
+        direct = json.loads(seal_report(ctx, report).json)
+        produced = seal_payload(ctx, parsed).json
+        with pytest.raises(InputError, match="already has a seal"):
+            seal_payload(ctx, direct)
+        events = [e for _, e in audit.list_events(ctx, action="validation.report")]
+    portal = json.loads(produced)
+    assert canonical_json({k: v for k, v in portal.items() if k != "seal"}) == canonical
+    signatures = [direct["seal"].pop("signature"), portal["seal"].pop("signature")]
+    assert portal == direct and signatures[0] != signatures[1]  # a new time-stamp each
+    assert len(events) == 2
+    (later, earlier) = events
+    assert later.object_sha256 == hashlib.sha256(produced).hexdigest()
+    assert (later.actor, later.object_type, later.details) == (
+        earlier.actor,
+        earlier.object_type,
+        earlier.details,
+    )
+    content, cms = tmp_path / "report.jcs", tmp_path / "seal.p7s"
+    content.write_bytes(canonical)
+    cms.write_bytes(base64.b64decode(signatures[1]))
+    verified = run_tool(
+        "openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", str(cms),
+        "-content", str(content), "-CAfile", str(_roots(demo, tmp_path)),
+        "-purpose", "any", "-out", "/dev/null",
+    )  # fmt: skip
+    assert "Verification successful" in verified.stdout + verified.stderr, verified.stderr
+    path = tmp_path / "portal-report.json"
+    path.write_bytes(produced)
+    result = run(demo, str(path), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["document"]["kind"] == "govtrust sealed validation report"
 
 
 def test_html_in_arabic_from_the_service(demo: Demo, tmp_path: Path) -> None:

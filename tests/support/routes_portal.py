@@ -11,6 +11,7 @@ _LANGS = ("en", "ar")
 _PUBLIC_PAGES = (
     "",
     "/verify",
+    "/verify/report.json",
     "/cas",
     "/certificates/check",
     "/ledger",

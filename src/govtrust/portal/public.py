@@ -1,10 +1,11 @@
 """Public pages (no login): home, verify a document, check a certificate, the CAs,
 trusted lists and the transparency ledger. The verify and certificate-check flows are
-plain HTML forms and work without JavaScript."""
+plain HTML forms and work without JavaScript. A verdict is answered without sealing
+anything: its signed JSON report is sealed when the visitor asks for it
+(``report_form``), a kept report at once."""
 
 from __future__ import annotations
 
-import base64
 import logging
 import re
 from io import BytesIO
@@ -28,6 +29,7 @@ from govtrust.errors import (
 )
 from govtrust.ledger.note import split_note
 from govtrust.portal.i18n import fmt_number
+from govtrust.portal.report_form import ReportFormRefused, open_report_form, report_fields
 from govtrust.portal.reports import keep_report, load_report
 from govtrust.portal.views import certificate_view, report_view
 from govtrust.portal.web import Page, error_page, file_bytes, render, route
@@ -99,10 +101,6 @@ def _mb(value: int, lang: str) -> str:
     return f"{fmt_number(round(value / (1024 * 1024), 1), lang)} MB"
 
 
-def _data_url(media_type: str, data: bytes) -> str:
-    return f"data:{media_type};base64,{base64.b64encode(data).decode()}"
-
-
 @route("/verify", methods=("POST",))
 def verify_post(page: Page, form: FormData) -> Response:
     data = file_bytes(page, form, "document")
@@ -130,13 +128,28 @@ def verify_post(page: Page, form: FormData) -> Response:
     ):
         # EN 319 102-1 FORMAT_FAILURE with nothing readable: a damaged file.
         return error_page(page, "corrupt", detail=report.message)
-    keep = form.get("keep") == "1"
+    if form.get("keep") != "1":
+        # No seal here: the page offers a form that seals the report when the visitor
+        # asks for it (report_form: stateless, valid for an hour). Sealing costs a
+        # time-stamp, a signature and an audit record, and most visitors never download.
+        payload = report.to_dict()
+        fields = report_fields(page.ctx, payload)
+        return render(
+            page,
+            "verdict.html",
+            nav="verify",
+            view=report_view(payload),
+            report_form=fields,
+            unsealed=fields is None,
+            pdf_hint=True,
+            link=None,
+            switch_path="/verify",
+        )
     try:
-        # Sealing signs (CAdES/PAdES B-T) and records the report in the audit trail.
-        # The PDF (PAdES-signed, about 120 KB) is made only for a kept report: inline it
-        # would pass the 200 KB page budget, and it costs a second signature. It carries
-        # the same sealed JSON (one CAdES seal for both).
-        sealed_report = verify.seal_report(page.ctx, report, actor=_VISITOR, pdf=keep)
+        # A kept report is sealed now (CAdES/PAdES B-T, recorded in the audit trail):
+        # the PDF (PAdES-signed, about 120 KB) carries the same sealed JSON (one CAdES
+        # seal for both); both stay behind the link.
+        sealed_report = verify.seal_report(page.ctx, report, actor=_VISITOR, pdf=True)
     except SigningFailed:
         log.exception("the validation report could not be sealed")
         return render(
@@ -144,28 +157,48 @@ def verify_post(page: Page, form: FormData) -> Response:
             "verdict.html",
             nav="verify",
             view=report_view(report.to_dict()),
-            json_url=None,
-            pdf_url=None,
             link=None,
             unsealed=True,
             switch_path="/verify",
         )
     view = report_view(sealed_report.payload)
-    sealed, pdf = sealed_report.json, sealed_report.pdf
-    link = None
-    if keep:
-        token, expires = keep_report(page.ctx, view, sealed, pdf, page.settings.report_days)
-        link = {"token": token, "expires": expires}
+    token, expires = keep_report(
+        page.ctx, view, sealed_report.json, sealed_report.pdf, page.settings.report_days
+    )
     return render(
         page,
         "verdict.html",
         nav="verify",
         view=view,
-        json_url=_data_url("application/json", sealed),
-        pdf_url=None,
-        pdf_hint=not keep,
-        link=link,
+        link={"token": token, "expires": expires},
         switch_path="/verify",
+    )
+
+
+@route("/verify/report.json", methods=("POST",))
+def verify_report_json(page: Page, form: FormData) -> Response:
+    """The signed JSON report of a verdict page's download form (report_form): the
+    report the form carries, once its check code and age hold, sealed as
+    ``seal_report`` seals it (the same canonical bytes, seal member and audit record)."""
+    try:
+        payload = open_report_form(page.ctx, form)
+    except ReportFormRefused as exc:
+        log.info("report download refused: %s", exc)
+        return error_page(page, exc.kind)
+    try:
+        sealed = verify.seal_payload(page.ctx, payload, actor=_VISITOR)
+    except SigningFailed:
+        log.exception("the validation report could not be sealed")
+        return error_page(page, "unsealed")
+    return Response(
+        sealed.json,
+        media_type="application/json",
+        headers={
+            "Content-Disposition": 'attachment; filename="validation-report.json"',
+            "Cache-Control": "no-store",
+            "Referrer-Policy": "no-referrer",
+            "X-Content-Type-Options": "nosniff",
+        },
     )
 
 
@@ -178,8 +211,6 @@ def kept_report(page: Page) -> Response:
         "verdict.html",
         nav="verify",
         view=kept.view,
-        json_url=None,
-        pdf_url=None,
         link={"token": token, "expires": kept.expires_at},
     )
 

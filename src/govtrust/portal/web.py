@@ -7,6 +7,8 @@ Sessions are cookies signed with itsdangerous (HMAC-SHA1 over a key kept in
 account id, the account's session epoch and the session's CSRF token; the account is
 re-read on every request, so disabling it or logging out (which bumps the epoch) ends
 its sessions at once. Cookies are ``HttpOnly``, ``SameSite=Strict`` and ``Secure``.
+Keys for other purposes (the verdict page's report form) are derived from the same
+secret (:func:`derive_key`, HKDF), never the session key itself.
 
 CSRF (OWASP CSRF cheat sheet): every form carries a token; for an operator it is the
 session's synchronizer token, for a visitor a random token also set as the
@@ -35,6 +37,8 @@ from typing import Any
 from urllib.parse import quote
 
 import jinja2
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -79,6 +83,7 @@ __all__ = [
     "STATIC",
     "Page",
     "TooLarge",
+    "derive_key",
     "environment",
     "error_page",
     "file_bytes",
@@ -164,6 +169,22 @@ def _session_key(ctx: Context) -> bytes:
         text = path.read_text().strip()
     key = text.encode()
     _KEYS[path] = key
+    return key
+
+
+_DERIVED: dict[tuple[Path, bytes], bytes] = {}
+
+
+def derive_key(ctx: Context, label: bytes) -> bytes:
+    """A 32-byte key for one purpose (``label``), derived from the portal's secret with
+    HKDF-SHA256 (RFC 5869 §2, no salt, ``label`` as the info): keys of different labels
+    are independent, and none of them is the session key itself. Every node that
+    shares ``secrets/portal-session-key`` derives the same keys."""
+    path = ctx.settings.home / "secrets" / "portal-session-key"
+    key = _DERIVED.get((path, label))
+    if key is None:
+        hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=label)
+        key = _DERIVED[(path, label)] = hkdf.derive(_session_key(ctx))
     return key
 
 
@@ -272,6 +293,8 @@ def _static_version() -> str:
 def environment(lang: str) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
+        # The templates ship with the package: no stat() of each one on every render.
+        auto_reload=False,
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         extensions=["jinja2.ext.i18n"],
@@ -372,6 +395,30 @@ ERRORS: dict[str, tuple[int, str, str]] = {
         400,
         N_("This form has expired"),
         N_("Go back, reload the page and send the form again."),
+    ),
+    "report-expired": (
+        400,
+        N_("This report has expired"),
+        N_(
+            "The signed report can be downloaded for one hour after the verdict. Verify the"
+            " document again, then download the report."
+        ),
+    ),
+    "report-invalid": (
+        400,
+        N_("This report cannot be accepted"),
+        N_(
+            "The report or its check code was changed, so it is not the one this service"
+            " gave. Verify the document again, then download the report."
+        ),
+    ),
+    "unsealed": (
+        503,
+        N_("The report cannot be sealed at the moment"),
+        N_(
+            "The verdict you saw is still the result of the check. Try again in a few"
+            " minutes: the download stays possible for one hour after the verdict."
+        ),
     ),
     "forbidden": (
         403,

@@ -18,7 +18,9 @@ Reports are sealed by the service (an electronic seal, eIDAS Art. 3(25)):
   CAdES-BASELINE-T signature (ETSI EN 319 122-1) by the ``[verify] seal_credential``
   over the RFC 8785 canonical form of the report without its ``seal`` member;
   :func:`verify_document` recognises such a report and validates its seal, so anyone
-  can prove what govtrust said and when.
+  can prove what govtrust said and when. :func:`seal_report` gives it with the PDF
+  below; :func:`seal_payload` seals a report given as its JSON form (the portal seals
+  a verdict's report only when the visitor asks for it).
 - :func:`render_pdf`: a readable PDF carrying the sealed JSON as an embedded file,
   signed PAdES-BASELINE-T (ETSI EN 319 142-1) by the same credential.
 - :func:`render_html`: a standalone page with the sealed JSON embedded.
@@ -95,6 +97,7 @@ __all__ = [
     "is_sealed_report",
     "render_html",
     "render_pdf",
+    "seal_payload",
     "seal_report",
     "sealed_json",
     "verify_document",
@@ -617,17 +620,28 @@ class SealedReport:
     pdf: bytes | None = None
 
 
-def seal_report(
-    ctx: Context, report: Report, *, actor: Actor | None = None, pdf: bool = False
+def seal_payload(
+    ctx: Context, payload: Mapping[str, Any], *, actor: Actor | None = None, pdf: bool = False
 ) -> SealedReport:
-    """The sealed JSON of ``report`` and, with ``pdf``, its sealed PDF carrying that same
-    JSON, each recorded in the audit trail: one CAdES seal (and one PAdES seal) for
-    both, where :func:`sealed_json` then :func:`render_pdf` seal the JSON twice.
+    """Seal a report given as its JSON form: :meth:`Report.to_dict`, or that form parsed
+    back from its RFC 8785 canonical JSON (the portal's "download the signed report"
+    form), which has the same canonical bytes (RFC 8785 §3.2: JCS is a function of the
+    JSON value, not of its layout or member order) and so gets the same seal.
+
+    The sealed JSON is ``payload`` plus a ``seal`` member, a detached CAdES-BASELINE-T
+    signature (EN 319 122-1) over the RFC 8785 canonical form of ``payload``; with
+    ``pdf``, also the PAdES-sealed PDF carrying that same JSON: one CAdES seal (and one
+    PAdES seal) for both. Each output is recorded in the audit trail. InputError when
+    ``payload`` already has a ``seal`` member or cannot be written as RFC 8785 JSON;
     ReportSealUnavailable when the seal credential is missing or unusable."""
+    if "seal" in payload:
+        raise InputError("the report to seal already has a seal member")
+    try:
+        canonical = _render.canonical_json(payload)
+    except ValueError as exc:
+        raise InputError(f"the report cannot be written as RFC 8785 JSON: {exc}") from None
     who = actor or DEFAULT_ACTOR
     credential = verify_settings(ctx).seal_credential
-    payload = report.to_dict()
-    canonical = _render.canonical_json(payload)
     cms_der = _seal(
         ctx, credential, canonical, "validation-report.json", SignatureFormat.CADES, who
     )
@@ -652,6 +666,16 @@ def seal_report(
     signed = _seal(ctx, credential, unsigned, "validation-report.pdf", SignatureFormat.PADES, who)
     _record(ctx, who, credential, sealed, signed, "pdf")
     return SealedReport(payload, data, signed)
+
+
+def seal_report(
+    ctx: Context, report: Report, *, actor: Actor | None = None, pdf: bool = False
+) -> SealedReport:
+    """The sealed JSON of ``report`` and, with ``pdf``, its sealed PDF carrying that same
+    JSON (:func:`seal_payload` of ``report.to_dict()``): one CAdES seal (and one PAdES
+    seal) for both, where :func:`sealed_json` then :func:`render_pdf` seal the JSON
+    twice. ReportSealUnavailable when the seal credential is missing or unusable."""
+    return seal_payload(ctx, report.to_dict(), actor=actor, pdf=pdf)
 
 
 def sealed_json(ctx: Context, report: Report, *, actor: Actor | None = None) -> bytes:
