@@ -16,6 +16,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
 from cryptography import x509
 
 from govtrust.portal.i18n import N_
@@ -176,6 +177,17 @@ def _signature(sig: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _pretty_json(value: Mapping[str, Any]) -> str:
+    """``value`` as indented JSON for people to read. orjson writes it ~30 times faster
+    than the standard library's indenting encoder (pure Python), a millisecond of each
+    verdict page; orjson refuses integers beyond 64 bits, which the standard library
+    then writes."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode("utf-8")
+    except TypeError:
+        return json.dumps(value, indent=2, ensure_ascii=False)
+
+
 def report_view(report: Mapping[str, Any], technical_limit: int = 60_000) -> dict[str, Any]:
     """The verdict page's data (JSON-serialisable, so that a kept report re-renders)."""
     indication = report.get("indication")
@@ -184,7 +196,7 @@ def report_view(report: Mapping[str, Any], technical_limit: int = 60_000) -> dic
         _signature(s) for s in report.get("signatures", []) if s.get("type") != "timestamp"
     ]
     stamps = [_signature(s) for s in report.get("signatures", []) if s.get("type") == "timestamp"]
-    technical = json.dumps(report, indent=2, ensure_ascii=False)
+    technical = _pretty_json(report)
     if len(technical) > technical_limit:
         technical = technical[:technical_limit] + "\n…"
     document = dict(report.get("document") or {})

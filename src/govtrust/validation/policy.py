@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import hashlib
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -198,12 +199,18 @@ class AlgorithmPolicy:
 
 
 def _describe(cert: x509.Certificate) -> dict[str, str]:
+    subject, sha256 = _description(cert)
+    return {"subject": subject, "sha256": sha256}
+
+
+@functools.lru_cache(maxsize=4096)
+def _description(cert: x509.Certificate) -> tuple[str, str]:
+    """Once per anchor: every report describes its policy's anchors."""
     from cryptography.hazmat.primitives.serialization import Encoding
 
-    return {
-        "subject": cert.subject.rfc4514_string(),
-        "sha256": hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest(),
-    }
+    return cert.subject.rfc4514_string(), hashlib.sha256(
+        cert.public_bytes(Encoding.DER)
+    ).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -146,8 +146,10 @@ def settle(value: Any) -> None:
     freshly built default, every time (a third of a PAdES validation's CPU). The
     received encoding is already right, so this encodes each such default once and
     clears the mark. ``value`` (a SignerInfo's signed attributes) is parsed in full
-    here; call it only on values parsed from bytes that nothing has modified. A part
+    here: call it on a value just loaded from bytes, before anything reads it. A part
     that does not parse is left alone, for the checks that read it to report."""
+    if value.children is not None:
+        return  # parsed before: re-parsing would fill the defaults in again
     try:
         value._parse_children(recurse=True)
     except Exception:  # malformed: reported where it is read, as before
@@ -274,7 +276,9 @@ def _check_integrity(
     else:
         # RFC 5652 §5.4: the [0] IMPLICIT tag is replaced by SET OF's; the encoding
         # is otherwise the one received (pyHanko tolerates signers' small DER slips).
-        signed = attrs.untag().dump()
+        # The tag byte swapped in place: untag() deep-copies the parsed tree.
+        received = attrs.dump()
+        signed = b"\x31" + received[1:] if received[:1] == b"\xa0" else attrs.untag().dump()
         try:
             validate_algorithm_protection(
                 attrs,

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from asn1crypto import cms, tsp
+from asn1crypto import cms, core, tsp
 from asn1crypto import x509 as a_x509
 from cryptography import x509
 
@@ -178,6 +178,16 @@ class Token:
     serial: int
 
 
+def _parse_all(value: Any) -> None:
+    """Parse ``value``'s structure now (asn1crypto parses lazily), so that a malformed
+    token fails here rather than half-way through its checks. Structure only: names
+    are not converted to Python (``.native`` on a Name costs more than all the rest)."""
+    if isinstance(value, core.Choice):
+        _parse_all(value.chosen)
+    elif isinstance(value, core.Sequence | core.SequenceOf) and value.children is None:
+        value._parse_children(recurse=True)  # not again: that would undo settle()
+
+
 def _parse_token(token: bytes | cms.ContentInfo) -> Token:
     info = token if isinstance(token, cms.ContentInfo) else cms.ContentInfo.load(token, strict=True)
     if info["content_type"].native != "signed_data":
@@ -188,13 +198,13 @@ def _parse_token(token: bytes | cms.ContentInfo) -> Token:
         raise ValueError("the token does not encapsulate a TSTInfo (RFC 3161 §2.4.2)")
     tst_der = bytes(eci["content"])
     tst_info = tsp.TSTInfo.load(tst_der, strict=True)
-    tst_info.native  # noqa: B018 - parse it all now
+    _parse_all(tst_info)
     if len(signed_data["signer_infos"]) != 1:
         raise ValueError("a time-stamp token has exactly one SignerInfo (RFC 3161 §2.4.2)")
     signer_info = signed_data["signer_infos"][0]
-    settle(signer_info["signed_attrs"])
-    for name in ("sid", "digest_algorithm", "signed_attrs", "signature_algorithm"):
-        signer_info[name].native  # noqa: B018
+    settle(signer_info["signed_attrs"])  # parses them all
+    for name in ("sid", "digest_algorithm", "signature_algorithm"):
+        _parse_all(signer_info[name])
     gen_time = tst_info["gen_time"].native
     return Token(
         info,
@@ -218,9 +228,9 @@ def _token_details(tok: Token, role: str) -> dict[str, Any]:
         "policy": tst["policy"].dotted,
         "hashAlgorithm": tst["message_imprint"]["hash_algorithm"]["algorithm"].native,
         "messageImprint": bytes(tst["message_imprint"]["hashed_message"].native).hex(),
-        "accuracy": accuracy.native if accuracy.native is not None else None,
+        "accuracy": accuracy.native,
         "nonce": str(tst["nonce"].native) if tst["nonce"].native is not None else None,
-        "tsaName": _general_name(tsa) if tsa.native is not None else None,
+        "tsaName": None if isinstance(tsa, core.Void) else _general_name(tsa),
         "signingCertificateAttribute": ess_version(tok.signer_info),
     }
 
