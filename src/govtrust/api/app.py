@@ -20,6 +20,8 @@ from govtrust.api import witness as witness_api
 from govtrust.api.ocsp_fast import OcspFastPath
 from govtrust.api.scheduler import Scheduler
 from govtrust.config import load_settings
+from govtrust.portal.pool import close_pools, pool_for
+from govtrust.portal.web import settings_of
 from govtrust.services import Context
 from govtrust.services.revocation import OcspService
 
@@ -49,11 +51,15 @@ def create_app(
         runner = Scheduler(context) if scheduler else None
         if runner is not None:
             runner.start()
+        processes = settings_of(context).verify_processes
+        if processes:  # the verify page's validation processes, started now
+            pool_for(context.settings, processes).start()
         try:
             yield
         finally:
             if runner is not None:
                 runner.stop()
+            close_pools()
             if ctx is None:
                 context.close()
 

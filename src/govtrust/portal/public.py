@@ -29,6 +29,7 @@ from govtrust.errors import (
 )
 from govtrust.ledger.note import split_note
 from govtrust.portal.i18n import fmt_number
+from govtrust.portal.pool import Verified, pool_for, verified
 from govtrust.portal.report_form import ReportFormRefused, open_report_form, report_fields
 from govtrust.portal.reports import keep_report, load_report
 from govtrust.portal.views import certificate_view, report_view
@@ -84,9 +85,16 @@ def _filename(item: Any) -> str | None:
     return name or None
 
 
+#: The name /Encrypt, each letter possibly written as a #xx escape (ISO 32000-1
+#: §7.3.5). The trailer or cross-reference stream dictionary holding it is never
+#: compressed (§7.5.8.2), so a file without a match is not encrypted.
+_ENCRYPT_NAME = re.compile(rb"/(?:E|#45)(?:n|#6[eE])(?:c|#63)(?:r|#72)(?:y|#79)(?:p|#70)(?:t|#74)")
+
+
 def _encrypted_pdf(data: bytes) -> bool:
-    """ISO 32000-1 §7.6: an encrypted PDF has /Encrypt in its trailer."""
-    if detect(data) is not DocumentKind.PDF:
+    """ISO 32000-1 §7.6: an encrypted PDF has /Encrypt in its trailer. Files without
+    the name at all are answered without parsing them (the validation parses them)."""
+    if detect(data) is not DocumentKind.PDF or not _ENCRYPT_NAME.search(data):
         return False
     from pyhanko.pdf_utils.misc import PdfError
     from pyhanko.pdf_utils.reader import PdfFileReader
@@ -111,7 +119,7 @@ def verify_post(page: Page, form: FormData) -> Response:
     if _encrypted_pdf(data):
         return error_page(page, "encrypted")
     try:
-        report = verify.verify_document(page.ctx, data, name=name, detached=detached or None)
+        result = _validate(page, data, name, detached or None)
     except DocumentTooLarge as exc:
         return error_page(page, "too-large", limit=_mb(exc.limit, page.lang))
     except UnsupportedDocument as exc:
@@ -123,16 +131,14 @@ def verify_post(page: Page, form: FormData) -> Response:
     except Exception:  # a document that breaks a parser must not break the page
         log.exception("validation of an uploaded document failed")
         return error_page(page, "corrupt")
-    if report.sub_indication is SubIndication.FORMAT_FAILURE and not any(
-        s.signer for s in report.signatures
-    ):
+    if result.sub_indication is SubIndication.FORMAT_FAILURE and not result.has_signer:
         # EN 319 102-1 FORMAT_FAILURE with nothing readable: a damaged file.
-        return error_page(page, "corrupt", detail=report.message)
+        return error_page(page, "corrupt", detail=result.message)
+    payload = result.payload
     if form.get("keep") != "1":
         # No seal here: the page offers a form that seals the report when the visitor
         # asks for it (report_form: stateless, valid for an hour). Sealing costs a
         # time-stamp, a signature and an audit record, and most visitors never download.
-        payload = report.to_dict()
         fields = report_fields(page.ctx, payload)
         return render(
             page,
@@ -149,14 +155,14 @@ def verify_post(page: Page, form: FormData) -> Response:
         # A kept report is sealed now (CAdES/PAdES B-T, recorded in the audit trail):
         # the PDF (PAdES-signed, about 120 KB) carries the same sealed JSON (one CAdES
         # seal for both); both stay behind the link.
-        sealed_report = verify.seal_report(page.ctx, report, actor=_VISITOR, pdf=True)
+        sealed_report = verify.seal_payload(page.ctx, payload, actor=_VISITOR, pdf=True)
     except SigningFailed:
         log.exception("the validation report could not be sealed")
         return render(
             page,
             "verdict.html",
             nav="verify",
-            view=report_view(report.to_dict()),
+            view=report_view(payload),
             link=None,
             unsealed=True,
             switch_path="/verify",
@@ -173,6 +179,15 @@ def verify_post(page: Page, form: FormData) -> Response:
         link={"token": token, "expires": expires},
         switch_path="/verify",
     )
+
+
+def _validate(page: Page, data: bytes, name: str | None, detached: bytes | None) -> Verified:
+    """The validation of an upload: in the web worker, or in its pool of processes
+    when ``[portal] verify_processes`` asks for one (:mod:`govtrust.portal.pool`)."""
+    processes = page.settings.verify_processes
+    if processes:
+        return pool_for(page.ctx.settings, processes).verify(data, name, detached)
+    return verified(verify.verify_document(page.ctx, data, name=name, detached=detached))
 
 
 @route("/verify/report.json", methods=("POST",))

@@ -15,12 +15,21 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-__all__ = ["run"]
+__all__ = ["run", "run_inline"]
 
 T = TypeVar("T")
 
 _lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
+_inline: asyncio.AbstractEventLoop | None = None
+
+
+def run_inline() -> None:
+    """From now on, run coroutines on a loop in the calling thread instead: for a
+    process that runs one validation at a time (the portal's validation processes),
+    where handing each one to another thread and back only costs."""
+    global _inline
+    _inline = asyncio.new_event_loop()
 
 
 def _background_loop() -> asyncio.AbstractEventLoop:
@@ -38,6 +47,8 @@ def _background_loop() -> asyncio.AbstractEventLoop:
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
     """Run ``coro`` on the shared loop and wait for its result in this thread."""
+    if _inline is not None:
+        return _inline.run_until_complete(coro)
     loop = _background_loop()
     try:
         running = asyncio.get_running_loop()
