@@ -2,9 +2,11 @@
 receive the verdict page), median and p95, with 1 and 16 concurrent clients.
 
 A demo instance is initialised in a temporary directory and served by
-``govtrust serve --workers 2`` with ``[portal] verify_processes = 2`` (each web worker
-validates in a pool of two processes, so a worker holding most keep-alive connections
-still uses both cores: docs/portal.md) as a separate process group. The load is made
+``govtrust serve --workers 1`` with ``[portal] verify_processes = 2`` (the web worker
+sends each validation, and the visitor's verdict page, to a pool of two processes, one
+per core: docs/portal.md) as a separate process group. ``--workers 2`` (each web
+worker with its own pool of two) gave a p95 ~20 ms higher: four validation processes
+share the two cores when the connections split. The load is made
 by ``wrk`` (C, one thread, 1 or 16 keep-alive connections), so that the client takes
 little of the 2 cores; its Lua script posts the same multipart form a browser sends
 (the CSRF token and its cookie, fetched once from the form page) and counts every
@@ -17,7 +19,7 @@ the rendered verdict page. Sealing the report is not in it: the page offers the
 signed JSON report, made when the visitor asks for it (and the signed PDF for a kept
 report). Goal (issue 6): p95 under 200 ms at 16 clients on 2 cores.
 
-    .venv/bin/python bench/portal_bench.py [--seconds 20] [--repeat 3] [--workers 2]
+    .venv/bin/python bench/portal_bench.py [--seconds 20] [--repeat 3] [--workers 1]
         [--verify-processes 2]
 """
 
@@ -139,7 +141,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--verify-processes", type=int, default=2)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="portal-bench-") as tmp:

@@ -28,7 +28,7 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,12 +45,15 @@ log = logging.getLogger(__name__)
 class Verified:
     """What the verify page needs of a validation: the report as JSON
     (``Report.to_dict()``), its sub-indication and message, and whether any signature
-    named a signer (a FORMAT_FAILURE without one is a damaged file)."""
+    named a signer (a FORMAT_FAILURE without one is a damaged file). ``html``: the
+    verdict page, when the validation process rendered it (then ``payload`` is left
+    empty: the page is all the web worker sends back)."""
 
     payload: dict[str, Any]
     sub_indication: SubIndication | None
     message: str
     has_signer: bool
+    html: str | None = None
 
 
 def verified(report: Any) -> Verified:
@@ -89,10 +92,16 @@ def _ready() -> int:
     return os.getpid()
 
 
-def _validate(data: bytes, name: str | None, detached: bytes | None) -> tuple[str, Any]:
+def _validate(
+    data: bytes,
+    name: str | None,
+    detached: bytes | None,
+    page: tuple[str, dict[str, Any]] | None,
+) -> tuple[str, Any]:
     """One validation, its outcome as plain data: ``("ok", Verified)`` or the error
     the web worker raises again (exceptions with their own constructors do not
-    always cross a process boundary intact)."""
+    always cross a process boundary intact). With ``page`` (the language and the
+    template values of a visitor's verdict page), the page is rendered here."""
     from govtrust.services import verify
 
     try:
@@ -103,7 +112,32 @@ def _validate(data: bytes, name: str | None, detached: bytes | None) -> tuple[st
         return "unsupported", str(exc)
     except InputError as exc:
         return "input", str(exc)
-    return "ok", verified(report)
+    result = verified(report)
+    if page is None or (
+        result.sub_indication is SubIndication.FORMAT_FAILURE and not result.has_signer
+    ):
+        return "ok", result
+    return "ok", replace(result, payload={}, html=_verdict_page(result.payload, *page))
+
+
+def _verdict_page(payload: dict[str, Any], lang: str, values: dict[str, Any]) -> str:
+    """The verdict page of a visitor who kept no report, as ``public.verify_post``
+    renders it in the web worker."""
+    from govtrust.portal.report_form import report_fields
+    from govtrust.portal.views import report_view
+    from govtrust.portal.web import render_html
+
+    fields = report_fields(_context, payload)
+    return render_html(
+        lang,
+        "verdict.html",
+        {
+            **values,
+            "view": report_view(payload),
+            "report_form": fields,
+            "unsealed": fields is None,
+        },
+    )
 
 
 # ---- in the web worker -----------------------------------------------------------------
@@ -151,13 +185,20 @@ class VerifyPool:
                 self._executor = None
         broken.shutdown(wait=False, cancel_futures=True)
 
-    def verify(self, data: bytes, name: str | None, detached: bytes | None) -> Verified:
+    def verify(
+        self,
+        data: bytes,
+        name: str | None,
+        detached: bytes | None,
+        page: tuple[str, dict[str, Any]] | None = None,
+    ) -> Verified:
         """Validate in the pool and wait (from a thread of the web worker's thread
-        pool). Raises what ``verify_document`` raises for bad input, and
+        pool); with ``page`` (language, template values), render the verdict page
+        there too. Raises what ``verify_document`` raises for bad input, and
         :class:`InputError` when the document's process died."""
         pool = self._pool()
         try:
-            kind, value = pool.submit(_validate, data, name, detached).result()
+            kind, value = pool.submit(_validate, data, name, detached, page).result()
         except BrokenProcessPool:
             log.error("a validation process died; the pool is started again")
             self._discard(pool)

@@ -33,7 +33,15 @@ from govtrust.portal.pool import Verified, pool_for, verified
 from govtrust.portal.report_form import ReportFormRefused, open_report_form, report_fields
 from govtrust.portal.reports import keep_report, load_report
 from govtrust.portal.views import certificate_view, report_view
-from govtrust.portal.web import Page, error_page, file_bytes, render, route
+from govtrust.portal.web import (
+    Page,
+    error_page,
+    file_bytes,
+    html_response,
+    page_values,
+    render,
+    route,
+)
 from govtrust.services import authorities, ledger, verify
 from govtrust.services.certificates import CertificateInfo, get_certificate
 from govtrust.services.context import Actor, Context
@@ -118,8 +126,9 @@ def verify_post(page: Page, form: FormData) -> Response:
     name = _filename(form.get("document"))
     if _encrypted_pdf(data):
         return error_page(page, "encrypted")
+    keep = form.get("keep") == "1"
     try:
-        result = _validate(page, data, name, detached or None)
+        result = _validate(page, data, name, detached or None, keep)
     except DocumentTooLarge as exc:
         return error_page(page, "too-large", limit=_mb(exc.limit, page.lang))
     except UnsupportedDocument as exc:
@@ -134,8 +143,10 @@ def verify_post(page: Page, form: FormData) -> Response:
     if result.sub_indication is SubIndication.FORMAT_FAILURE and not result.has_signer:
         # EN 319 102-1 FORMAT_FAILURE with nothing readable: a damaged file.
         return error_page(page, "corrupt", detail=result.message)
+    if result.html is not None:  # rendered by the validation process
+        return html_response(page, result.html)
     payload = result.payload
-    if form.get("keep") != "1":
+    if not keep:
         # No seal here: the page offers a form that seals the report when the visitor
         # asks for it (report_form: stateless, valid for an hour). Sealing costs a
         # time-stamp, a signature and an audit record, and most visitors never download.
@@ -181,12 +192,20 @@ def verify_post(page: Page, form: FormData) -> Response:
     )
 
 
-def _validate(page: Page, data: bytes, name: str | None, detached: bytes | None) -> Verified:
+def _validate(
+    page: Page, data: bytes, name: str | None, detached: bytes | None, keep: bool
+) -> Verified:
     """The validation of an upload: in the web worker, or in its pool of processes
-    when ``[portal] verify_processes`` asks for one (:mod:`govtrust.portal.pool`)."""
+    when ``[portal] verify_processes`` asks for one (:mod:`govtrust.portal.pool`),
+    which then also renders a visitor's verdict page (a kept report is sealed and
+    stored here; an operator's page shows their menus)."""
     processes = page.settings.verify_processes
     if processes:
-        return pool_for(page.ctx.settings, processes).verify(data, name, detached)
+        pool = pool_for(page.ctx.settings, processes)
+        if keep or page.user is not None:
+            return pool.verify(data, name, detached)
+        values = page_values(page, nav="verify", switch_path="/verify", pdf_hint=True, link=None)
+        return pool.verify(data, name, detached, (page.lang, values))
     return verified(verify.verify_document(page.ctx, data, name=name, detached=detached))
 
 

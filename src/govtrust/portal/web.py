@@ -87,11 +87,14 @@ __all__ = [
     "environment",
     "error_page",
     "file_bytes",
+    "html_response",
     "login_session",
+    "page_values",
     "pages",
     "read_form",
     "redirect",
     "render",
+    "render_html",
     "route",
     "settings_of",
 ]
@@ -289,6 +292,26 @@ def _static_version() -> str:
     return digest.hexdigest()[:12]
 
 
+def _kept_gettext(gettext: Any) -> Any:
+    """jinja2's new-style ``gettext`` (translate, mark safe, then %-format, even without
+    variables), with the outcome of each message without variables kept: it depends on
+    the message and the autoescape setting only, and a verdict page translates ~70 of
+    them (Markup building and formatting was a quarter of its rendering)."""
+    kept: dict[tuple[bool, str], Any] = {}
+
+    @jinja2.pass_context
+    def cached(context: jinja2.runtime.Context, string: str, **variables: Any) -> Any:
+        if variables:
+            return gettext(context, string, **variables)
+        key = (bool(context.eval_ctx.autoescape), string)
+        found = kept.get(key)
+        if found is None:
+            found = kept[key] = gettext(context, string)
+        return found
+
+    return cached
+
+
 @functools.cache
 def environment(lang: str) -> jinja2.Environment:
     env = jinja2.Environment(
@@ -302,6 +325,7 @@ def environment(lang: str) -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
+    env.globals["gettext"] = _kept_gettext(env.globals["gettext"])
     env.filters["datetime"] = lambda v: fmt_datetime(_when(v), lang)
     env.filters["date"] = lambda v: fmt_date(_when(v), lang)
     env.filters["number"] = lambda v: fmt_number(v, lang)
@@ -322,30 +346,42 @@ def environment(lang: str) -> jinja2.Environment:
     return env
 
 
-def render(page: Page, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+def page_values(page: Page, **values: Any) -> dict[str, Any]:
+    """What every template receives besides its own ``values``, for ``page``. Plain
+    values (no ``page`` object): a visitor's page may be rendered in a validation
+    process (:mod:`govtrust.portal.pool`)."""
     values.setdefault("nav", None)
     rest = page.request.url.path[len(page.base) :] or ""
     if page.request.method != "GET":
         rest = values.pop("switch_path", rest)
-    html = (
-        environment(page.lang)
-        .get_template(template)
-        .render(
-            page=page,
-            user=page.user,
-            csrf=page.csrf,
-            rest=rest,
-            base=page.base,
-            instance=page.ctx.settings.instance_name,
-            max_upload=_size(page.settings.max_upload_bytes, page.lang),
-            report_days=page.settings.report_days,
-            now=page.ctx.clock.now(),
-            **values,
-        )
-    )
+    return {
+        "user": page.user,
+        "csrf": page.csrf,
+        "rest": rest,
+        "base": page.base,
+        "instance": page.ctx.settings.instance_name,
+        "max_upload": _size(page.settings.max_upload_bytes, page.lang),
+        "report_days": page.settings.report_days,
+        "now": page.ctx.clock.now(),
+        **values,
+    }
+
+
+def render_html(lang: str, template: str, values: dict[str, Any]) -> str:
+    """``template`` in ``lang`` with ``values`` (:func:`page_values`)."""
+    return environment(lang).get_template(template).render(**values)
+
+
+def html_response(page: Page, html: str, status: int = 200) -> HTMLResponse:
+    """``html`` as the response to ``page``, with its cookies and headers."""
     response = HTMLResponse(html, status_code=status)
     _set_cookies(page, response)
     return response
+
+
+def render(page: Page, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+    html = render_html(page.lang, template, {"page": page, **page_values(page, **values)})
+    return html_response(page, html, status)
 
 
 def redirect(page: Page, url: str) -> Response:
