@@ -6,6 +6,7 @@ worker. Real processes, real validations; nothing is mocked."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 from collections.abc import Iterator
@@ -65,6 +66,39 @@ def test_documents_are_validated_in_the_pool(pooled: tuple[Context, TestClient])
     text = _verify(client, b"just some text, no signature at all", "notes.txt")
     assert text.status_code == 415
     assert "This is not a document we can check" in text.text
+
+
+_FORM = re.compile(r'<form method="post" action="/(en|ar)/verify/report\.json".*?</form>', re.S)
+_FIELD = re.compile(r'<input type="hidden" name="([a-z]+)" value="([^"]*)">')
+
+
+@pytest.mark.parametrize(("lang", "direction"), [("en", "ltr"), ("ar", "rtl")])
+def test_the_pool_renders_the_visitors_page(
+    pooled: tuple[Context, TestClient], lang: str, direction: str
+) -> None:
+    """The verdict page made by a validation process: the page the web worker would
+    make (language, signer, time-stamp, the signed-report form whose MAC the web
+    worker accepts), and the download seals the report it carries."""
+    ctx, client = pooled
+    form = client.get(f"/{lang}/verify")
+    r = client.post(
+        f"/{lang}/verify",
+        data={"csrf": csrf_of(form)},
+        files={"document": ("doc.pdf", sign_pdf(ctx), "application/pdf")},
+    )
+    assert r.status_code == 200
+    html = r.text
+    assert f'dir="{direction}"' in html and 'class="verdict valid"' in html
+    assert "Ministry of Finance" in html
+    assert f'href="/{"ar" if lang == "en" else "en"}/verify"' in html  # language switch
+    found = _FORM.search(html)
+    assert found and found.group(1) == lang
+    fields = dict(_FIELD.findall(found.group(0)))
+    assert set(fields) == {"csrf", "report", "issued", "mac"}
+    download = client.post(f"/{lang}/verify/report.json", data=fields)
+    assert download.status_code == 200
+    sealed = download.json()
+    assert sealed["indication"] == "TOTAL-PASSED" and "seal" in sealed
 
 
 def test_a_dying_process_costs_one_page_at_most(pooled: tuple[Context, TestClient]) -> None:
