@@ -117,26 +117,11 @@ def _validate(
         result.sub_indication is SubIndication.FORMAT_FAILURE and not result.has_signer
     ):
         return "ok", result
-    return "ok", replace(result, payload={}, html=_verdict_page(result.payload, *page))
+    from govtrust.portal.report_form import verdict_page
 
-
-def _verdict_page(payload: dict[str, Any], lang: str, values: dict[str, Any]) -> str:
-    """The verdict page of a visitor who kept no report, as ``public.verify_post``
-    renders it in the web worker."""
-    from govtrust.portal.report_form import report_fields
-    from govtrust.portal.views import report_view
-    from govtrust.portal.web import render_html
-
-    fields = report_fields(_context, payload)
-    return render_html(
-        lang,
-        "verdict.html",
-        {
-            **values,
-            "view": report_view(payload),
-            "report_form": fields,
-            "unsealed": fields is None,
-        },
+    lang, values = page
+    return "ok", replace(
+        result, payload={}, html=verdict_page(_context, result.payload, lang, values)
     )
 
 
@@ -144,10 +129,11 @@ def _verdict_page(payload: dict[str, Any], lang: str, values: dict[str, Any]) ->
 
 
 class VerifyPool:
-    """``processes`` spawned processes validating documents of the instance whose
-    settings were read from ``environ`` (the data directory is ``environ``'s, or the
-    one ``home`` names). Started by :meth:`start` or at the first validation; a pool
-    whose process died is replaced at the next one."""
+    """``processes`` spawned processes validating documents of the data directory
+    ``home``, each with a Context read from ``environ`` (the environment the web
+    worker's settings came from: database, key passphrase). Started by :meth:`start`
+    or at the first validation; a pool whose process died is replaced at the next
+    one."""
 
     def __init__(self, environ: dict[str, str], home: Path, processes: int) -> None:
         self._environ = {**environ, "GOVTRUST_HOME": str(home)}
@@ -213,7 +199,9 @@ class VerifyPool:
         raise InputError(value)
 
     def pids(self) -> list[int]:
-        """The process ids of the pool's running processes (for operators' tools)."""
+        """The process ids of the pool's running processes, read from the executor's
+        process table (CPython's ``ProcessPoolExecutor._processes``; the tests use it
+        to find and kill a validation process)."""
         with self._lock:
             executor = self._executor
         processes = getattr(executor, "_processes", None) or {}

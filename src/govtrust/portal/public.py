@@ -30,7 +30,7 @@ from govtrust.errors import (
 from govtrust.ledger.note import split_note
 from govtrust.portal.i18n import fmt_number
 from govtrust.portal.pool import Verified, pool_for, verified
-from govtrust.portal.report_form import ReportFormRefused, open_report_form, report_fields
+from govtrust.portal.report_form import ReportFormRefused, open_report_form, verdict_page
 from govtrust.portal.reports import keep_report, load_report
 from govtrust.portal.views import certificate_view, report_view
 from govtrust.portal.web import (
@@ -150,18 +150,8 @@ def verify_post(page: Page, form: FormData) -> Response:
         # No seal here: the page offers a form that seals the report when the visitor
         # asks for it (report_form: stateless, valid for an hour). Sealing costs a
         # time-stamp, a signature and an audit record, and most visitors never download.
-        fields = report_fields(page.ctx, payload)
-        return render(
-            page,
-            "verdict.html",
-            nav="verify",
-            view=report_view(payload),
-            report_form=fields,
-            unsealed=fields is None,
-            pdf_hint=True,
-            link=None,
-            switch_path="/verify",
-        )
+        html = verdict_page(page.ctx, payload, page.lang, _verdict_values(page))
+        return html_response(page, html)
     try:
         # A kept report is sealed now (CAdES/PAdES B-T, recorded in the audit trail):
         # the PDF (PAdES-signed, about 120 KB) carries the same sealed JSON (one CAdES
@@ -192,6 +182,12 @@ def verify_post(page: Page, form: FormData) -> Response:
     )
 
 
+def _verdict_values(page: Page) -> dict[str, Any]:
+    """The template values of a verdict page without a kept report (plain values: a
+    validation process may render it)."""
+    return page_values(page, nav="verify", switch_path="/verify", pdf_hint=True, link=None)
+
+
 def _validate(
     page: Page, data: bytes, name: str | None, detached: bytes | None, keep: bool
 ) -> Verified:
@@ -204,8 +200,7 @@ def _validate(
         pool = pool_for(page.ctx.settings, processes)
         if keep or page.user is not None:
             return pool.verify(data, name, detached)
-        values = page_values(page, nav="verify", switch_path="/verify", pdf_hint=True, link=None)
-        return pool.verify(data, name, detached, (page.lang, values))
+        return pool.verify(data, name, detached, (page.lang, _verdict_values(page)))
     return verified(verify.verify_document(page.ctx, data, name=name, detached=detached))
 
 

@@ -34,7 +34,8 @@ from typing import Any
 
 from starlette.datastructures import FormData
 
-from govtrust.portal.web import derive_key
+from govtrust.portal.views import report_view
+from govtrust.portal.web import derive_key, render_html
 from govtrust.services import Context
 from govtrust.validation.render import canonical_json
 
@@ -44,6 +45,7 @@ __all__ = [
     "open_report_form",
     "report_fields",
     "report_mac",
+    "verdict_page",
 ]
 
 #: How long after the verdict the signed report can be downloaded.
@@ -131,3 +133,17 @@ def open_report_form(ctx: Context, form: FormData) -> dict[str, Any]:
         raise ReportFormRefused("report-invalid", "the report is not canonical JSON")
     assert isinstance(payload, dict)
     return payload
+
+
+def verdict_page(
+    ctx: Context, payload: Mapping[str, Any], lang: str, values: dict[str, Any]
+) -> str:
+    """The verdict page of a report no one asked to keep: the report's view and its
+    download form, with the page's ``values`` (``web.page_values``). Made by the web
+    worker or by a validation process (:mod:`govtrust.portal.pool`)."""
+    fields = report_fields(ctx, payload)
+    return render_html(
+        lang,
+        "verdict.html",
+        {**values, "view": report_view(payload), "report_form": fields, "unsealed": fields is None},
+    )
