@@ -12,6 +12,7 @@ signer claims (CAdES/PAdES signing-time attribute), said to be unproven.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -67,8 +68,10 @@ REASONS: dict[str, str] = {
 }
 
 
+@functools.lru_cache(maxsize=1024)
 def dn_attribute(dn: str | None, *names: str) -> str | None:
-    """The first value of an attribute of an RFC 4514 DN string (e.g. ``CN``, ``O``)."""
+    """The first value of an attribute of an RFC 4514 DN string (e.g. ``CN``, ``O``);
+    kept per name: the same signers and CAs recur on every verdict page."""
     if not dn:
         return None
     try:

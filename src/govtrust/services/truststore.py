@@ -37,7 +37,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
-from sqlalchemy import func, select
+from sqlalchemy import CompoundSelect, func, literal, select, union_all
 
 from govtrust.errors import ConfigError
 from govtrust.services.context import Context
@@ -232,12 +232,16 @@ class TrustedListAnnotator:
 
 # ---- the cached part, per Context ------------------------------------------------------
 
-_CA_STATE = select(func.count(CertificateAuthority.id), func.max(CertificateAuthority.id))
 _CA_ROWS = select(CertificateAuthority.cert_der, CertificateAuthority.parent_id).order_by(
     CertificateAuthority.id
 )
-_LIST_STATE = select(TrustListSourceRow.id, TrustListSourceRow.current_import_id).where(
-    TrustListSourceRow.kind == "tl", TrustListSourceRow.current_import_id.is_not(None)
+# One statement, one round trip: (0, CA count, highest CA id), then (1, source id,
+# current import id) for each trusted list with a current import.
+_STATE: CompoundSelect[tuple[int, int, int]] = union_all(
+    select(literal(0), func.count(CertificateAuthority.id), func.max(CertificateAuthority.id)),
+    select(literal(1), TrustListSourceRow.id, TrustListSourceRow.current_import_id).where(
+        TrustListSourceRow.kind == "tl", TrustListSourceRow.current_import_id.is_not(None)
+    ),
 )
 
 
@@ -278,8 +282,8 @@ def _configured_files(ctx: Context) -> tuple[object, ...] | None:
 
 
 def _version(ctx: Context) -> tuple[object, ...] | None:
-    """The change indicator of the trust store: one short read-only connection with two
-    small statements (CA count and highest id; each trusted-list source's current
+    """The change indicator of the trust store: one short read-only connection with one
+    small statement (CA count and highest id; each trusted-list source's current
     import), plus the identity of the settings and the stat of the configured anchor
     files. CA rows are only ever added (their certificate never changes) and a trusted
     list changes only by a new current import (imports are immutable rows), so an equal
@@ -288,9 +292,8 @@ def _version(ctx: Context) -> tuple[object, ...] | None:
     if files is None:
         return None
     with ctx.db.read_engine.connect() as connection:
-        cas = tuple(connection.execute(_CA_STATE).one())
-        lists = tuple(sorted(tuple(r) for r in connection.execute(_LIST_STATE).all()))
-    return (id(ctx.settings), cas, lists, files)
+        state = tuple(sorted(tuple(r) for r in connection.execute(_STATE).all()))
+    return (id(ctx.settings), state, files)
 
 
 def _read_base(ctx: Context, version: tuple[object, ...] | None) -> _Base:
