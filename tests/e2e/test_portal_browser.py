@@ -25,10 +25,10 @@ from playwright.sync_api import Page, expect
 
 from govtrust.ca.crl import RevocationReason
 from govtrust.config import load_settings
-from govtrust.services import Context, authorities, certificates, revocation
+from govtrust.services import Context, authorities, certificates, ledger, revocation
 from govtrust.services.setup import init_home
 from govtrust.services.verify import SEAL_FORMAT
-from tests.conftest import make_env
+from tests.conftest import make_env, serve
 from tests.e2e.conftest import Portal, login
 from tests.e2e.support import ADMIN, sign_pdf, tamper
 from tests.integration.test_portal_trustlists import ca_certificate
@@ -209,8 +209,11 @@ def test_operator_lists_a_provider_and_a_service(page: Page, portal: Portal) -> 
 
 def test_ledger_proof_checked_in_the_browser(page: Page, portal: Portal) -> None:
     serial = certificates.list_certificates(portal.ctx, profile="seal")[0].serial
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    # Everything the page says or suffers goes into the failure message.
+    seen: list[str] = []
+    page.on("console", lambda m: seen.append(f"console {m.type}: {m.text}"))
+    page.on("pageerror", lambda e: seen.append(f"page error: {e}"))
+    page.on("requestfailed", lambda r: seen.append(f"request failed: {r.url} {r.failure}"))
     failed: list[str] = []
     page.on("response", lambda r: failed.append(r.url) if r.status >= 400 else None)
     page.goto(portal.url + f"/en/ledger?serial={serial}")
@@ -219,9 +222,50 @@ def test_ledger_proof_checked_in_the_browser(page: Page, portal: Portal) -> None
     # A locator wait, not wait_for_function: the page's CSP (script-src 'self') forbids
     # the eval that Playwright's polling predicate needs.
     expect(result).to_have_class(re.compile(r"\bproof-result (ok|bad)\b"), timeout=15_000)
-    assert [u for u in failed if not u.endswith("/favicon.ico")] == [], errors
-    expect(result).to_contain_text("Proof verified in your browser")
+    assert [u for u in failed if not u.endswith("/favicon.ico")] == [], seen
+    text = result.inner_text()
+    assert "Proof verified in your browser" in text, seen
+    assert "The checkpoint signature verifies with the log key shown above." in text, seen
     expect(result).to_have_class("proof-result ok")
+
+
+def _log_with_plus_in_key(tmp_path: Path) -> Context:
+    """A fresh instance whose ledger key's base64 has a "+" in it (about one log in two):
+    the case a vkey parser that splits at every "+" gets wrong."""
+    for attempt in range(16):
+        home = tmp_path / f"plus{attempt}"
+        env = make_env(home, f"sqlite:///{tmp_path / f'plus{attempt}.db'}")
+        init_home(home, env, demo=False, country="BB")
+        ctx = Context.open(load_settings(env))
+        authorities.create_root(ctx, "root", "CN=Ledger Test Root,O=Gov,C=BB", ADMIN)
+        ledger.sequence(ctx)
+        if "+" in ledger.log_info(ctx).vkey.split("+", 2)[2]:
+            return ctx
+        ctx.close()
+    raise AssertionError("16 ledger keys without a '+' in their base64")
+
+
+def test_checkpoint_signature_checked_when_key_base64_has_plus(
+    page: Page, tmp_path: Path, db_url: str
+) -> None:
+    # db_url only carries the module's SQLite mark: the instances here are made fresh
+    # until one has the key this test needs.
+    assert db_url.startswith("sqlite")
+    ctx = _log_with_plus_in_key(tmp_path)
+    seen: list[str] = []
+    page.on("console", lambda m: seen.append(f"console {m.type}: {m.text}"))
+    try:
+        serial = authorities.get_ca(ctx, "root").serial
+        with serve(ctx) as url:
+            page.goto(url + f"/en/ledger?serial={serial}")
+            page.get_by_role("button", name="Check the proof in your browser").first.click()
+            result = page.locator(".proof-result").first
+            expect(result).to_have_class(re.compile(r"\bproof-result (ok|bad)\b"), timeout=15_000)
+            text = result.inner_text()
+    finally:
+        ctx.close()
+    assert "Proof verified in your browser" in text, seen
+    assert "The checkpoint signature verifies with the log key shown above." in text, seen
 
 
 PUBLIC = ["", "/verify", "/certificates/check", "/cas", "/ledger", "/trustlists", "/operator/login"]

@@ -54,10 +54,16 @@
   }
 
   // C2SP signed-note: "<name>+<hex key id>+<base64(0x01 || key)>" and signature lines
-  // "— <name> <base64(key id || signature)>".
+  // "— <name> <base64(key id || signature)>". The name holds no "+" but the standard
+  // base64 of the key may, so the text splits at the first two only.
   async function checkSignature(note, vkeyText) {
-    const [name, , keyB64] = vkeyText.split("+");
-    const key = b64(keyB64);
+    const text = vkeyText.trim();
+    const first = text.indexOf("+");
+    const second = text.indexOf("+", first + 1);
+    if (first < 0 || second < 0) return "bad";
+    const name = text.slice(0, first);
+    const keyId = text.slice(first + 1, second).toLowerCase();
+    const key = b64(text.slice(second + 1));
     if (key[0] !== 1) return "unchecked";
     const split = note.indexOf("\n\n");
     const body = note.slice(0, split + 1);
@@ -71,7 +77,10 @@
     for (const line of lines) {
       const m = line.match(/^\u2014 (\S+) (\S+)$/);
       if (!m || m[1] !== name) continue;
-      const sig = b64(m[2]).slice(4);
+      const raw = b64(m[2]);
+      const id = Array.from(raw.slice(0, 4), (b) => b.toString(16).padStart(2, "0")).join("");
+      if (id !== keyId) continue;
+      const sig = raw.slice(4);
       const ok = await crypto.subtle.verify({ name: "Ed25519" }, imported, sig, new TextEncoder().encode(body));
       return ok ? "ok" : "bad";
     }
@@ -110,11 +119,12 @@
       out.textContent = text + " " + extra;
       out.classList.add(sig === "bad" ? "bad" : "ok");
     } catch (e) {
+      console.warn(`ledger proof check, attempt ${attempt}: ${e}`);
       if (attempt < 4) {
         await new Promise((resolve) => setTimeout(resolve, 750));
         return check(button, attempt + 1);
       }
-      console.error("ledger proof check failed", e);
+      console.error(`ledger proof check failed: ${e}`);
       out.textContent = msg("Error");
       out.classList.add("bad");
     }
