@@ -427,6 +427,46 @@ def start_cfssl_serve(opts: Options, cfssl: _pki.CfsslCA) -> _proc.Server:
     )
 
 
+def start_python_floor(opts: Options, cfssl: _pki.CfsslCA) -> _proc.Server:
+    """bench/_floor_issuer.py under uvicorn with govtrust serve's worker count."""
+    port = _proc.free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVTRUST_")}
+    env["FLOOR_CA_DIR"] = str(cfssl.dir)
+    if PYCACHE is not None:
+        env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return _proc.start(
+        "python-floor",
+        [
+            str(opts.python),
+            "-m",
+            "uvicorn",
+            "--app-dir",
+            str(BENCH_DIR),
+            "_floor_issuer:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(opts.workers),
+            "--no-access-log",
+            "--no-server-header",
+            "--log-level",
+            "warning",
+        ],
+        cwd=opts.work,
+        env=env,
+        log=opts.work / "python-floor.log",
+        url=f"http://127.0.0.1:{port}",
+    )
+
+
+def _check_issued(pem: str, ca_pem: Path) -> None:
+    cert = x509.load_pem_x509_certificate(pem.encode())
+    cert.verify_directly_issued_by(x509.load_pem_x509_certificate(ca_pem.read_bytes()))
+
+
 def bench_issuance(opts: Options, res: Results) -> None:
     log("issuance: preparing govtrust and cfssl")
     home = init_home(opts, "gt-issuance")
@@ -448,6 +488,8 @@ def bench_issuance(opts: Options, res: Results) -> None:
         servers.append(gt)
         cf = start_cfssl_serve(opts, cfssl)
         servers.append(cf)
+        floor_server = start_python_floor(opts, cfssl)
+        servers.append(floor_server)
         # One request each, checked, before any load.
         status, body, _ = _proc.http(
             f"{gt.url}/api/v1/certificates",
@@ -466,6 +508,15 @@ def bench_issuance(opts: Options, res: Results) -> None:
             alive=lambda: cf.proc.poll() is None,
         )
         assert json.loads(cf_out)["success"] is True, cf_out[:200]
+        floor_out = _proc.wait_http(
+            f"{floor_server.url}/api/v1/cfssl/sign",
+            timeout=60,
+            method="POST",
+            body=cf_body.read_bytes(),
+            headers={"Content-Type": "application/json"},
+            alive=lambda: floor_server.proc.poll() is None,
+        )
+        _check_issued(json.loads(floor_out)["result"]["certificate"], cfssl.ca_pem)
 
         gt_t = Target(
             "govtrust POST /api/v1/certificates",
@@ -484,8 +535,14 @@ def bench_issuance(opts: Options, res: Results) -> None:
             f"{cf.url}/api/v1/cfssl/sign",
             _wrk.lua_script(opts.work / "issue-cfssl.lua", cf_body, "application/json", {}),
         )
+        floor_t = Target(
+            "Python floor (bench/_floor_issuer.py) POST /api/v1/cfssl/sign",
+            floor_server,
+            f"{floor_server.url}/api/v1/cfssl/sign",
+            _wrk.lua_script(opts.work / "issue-cfssl.lua", cf_body, "application/json", {}),
+        )
         log("issuance: load")
-        run_series(opts, [gt_t, cf_t])
+        run_series(opts, [gt_t, cf_t, floor_t])
         profile = None
         if opts.profile:
             workers = _live_workers(gt)
@@ -513,11 +570,15 @@ def bench_issuance(opts: Options, res: Results) -> None:
         "crypto_floor": floor,
         "govtrust": {"runs": gt_t.runs, "median_ok_rps": ours, "in_process": inproc},
         "cfssl_serve": {"runs": cf_t.runs, "median_ok_rps": peer},
+        "python_floor": {"runs": floor_t.runs, "median_ok_rps": floor_t.median()},
         "profile": profile,
         "notes": [
             "govtrust stores every certificate and an audit event in SQLite (WAL) per "
             "request; cfssl serve here has no certificate database (-db-config unset).",
             "Same CSR (P-256, CN + dNSName) for both; govtrust profile tls-server.",
+            "Python floor: bench/_floor_issuer.py, cfssl's work only (JSON, CSR check, "
+            "pyca/cryptography signature with cfssl's extensions) under uvicorn, no "
+            "storage, audit, profile pipeline or OCSP pre-signing.",
         ],
     }
     res.row(
@@ -529,6 +590,18 @@ def bench_issuance(opts: Options, res: Results) -> None:
         "req/s",
         higher_is_better=True,
         goal=GOALS["issuance"],
+    )
+    res.row(
+        "issuance",
+        "Python floor (cfssl's work only, no storage)",
+        floor_t.median(),
+        "cfssl serve",
+        peer,
+        "req/s",
+        higher_is_better=True,
+        note="what any Python issuer on pyca/cryptography and uvicorn can reach here: "
+        f"{floor_t.median('server_cpu_ms_per_ok_request') or float('nan'):.3f} ms "
+        "server CPU per certificate",
     )
     res.row(
         "issuance",
@@ -1008,7 +1081,22 @@ def bench_crl(opts: Options, res: Results) -> None:
         )
         return time.perf_counter() - t0
 
-    jobs: list[tuple[str, Callable[[], float]]] = [("openssl", openssl_gencrl)]
+    def import_floor() -> float:
+        # What any govtrust command pays before it reads a row: the interpreter and the
+        # two libraries every command needs (the database layer and pyca/cryptography).
+        t0 = time.perf_counter()
+        subprocess.run(
+            [str(opts.python), "-c", "import sqlalchemy, cryptography.x509"],
+            check=True,
+            env=_env(homes["govtrust"]),
+            timeout=120,
+        )
+        return time.perf_counter() - t0
+
+    jobs: list[tuple[str, Callable[[], float]]] = [
+        ("openssl", openssl_gencrl),
+        ("import floor", import_floor),
+    ]
     for label in sides:
         # warm: byte-code, page cache (the openssl CA was warmed at set-up)
         govtrust(opts, homes[label], "crl", "generate", "--ca", "tls", src=sides[label])
@@ -1047,8 +1135,21 @@ def bench_crl(opts: Options, res: Results) -> None:
             "In-process: generate_crl() after one untimed call (key loaded).",
             "The govtrust command includes interpreter start-up, imports, the migration "
             "check and decrypting the CA key; openssl ca reads and parses index.txt.",
+            "Import floor: python -c 'import sqlalchemy, cryptography.x509', timed in "
+            "the same rounds: the start-up any command on these libraries pays.",
         ],
     }
+    res.row(
+        "crl",
+        "Python floor: start-up and imports alone (no CRL)",
+        med["import floor"],
+        "openssl ca -gencrl",
+        med["openssl"],
+        "s",
+        higher_is_better=False,
+        note="python -c 'import sqlalchemy, cryptography.x509': the share of the "
+        "command's time that no code of govtrust's can remove",
+    )
     for what, metric in (
         ("in-process", "generate_crl() in-process"),
         ("command", "govtrust crl generate (command)"),
