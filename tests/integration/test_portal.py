@@ -374,6 +374,17 @@ def test_ledger_page_searches_and_offers_a_proof(client: TestClient, ctx: Contex
     assert client.get("/portal-static/nothing.js").status_code == 404
 
 
+def test_pages_name_an_icon_that_is_served(client: TestClient) -> None:
+    # Without one, every browser asks for /favicon.ico and logs the 404.
+    for path in ("/", "/en", "/ar/verify"):
+        html = client.get(path, follow_redirects=True).text
+        assert '<link rel="icon" href="/portal-static/favicon.svg"' in html, path
+    icon = client.get("/portal-static/favicon.svg")
+    assert icon.status_code == 200
+    assert icon.headers["content-type"] == "image/svg+xml"
+    assert icon.content.startswith(b"<svg ") and b"</svg>" in icon.content
+
+
 def test_trusted_list_pages(client: TestClient) -> None:
     for lang in ("en", "ar"):
         r = client.get(f"/{lang}/trustlists")

@@ -20,7 +20,11 @@ from govtrust.portal.web import STATIC, pages
 __all__ = ["STATIC_PREFIX", "router"]
 
 STATIC_PREFIX = "/portal-static"
-_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
+_TYPES = {
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
 _FILES = {p.name: p for p in STATIC.iterdir() if p.suffix in _TYPES}
 
 router = APIRouter(include_in_schema=False)
