@@ -268,6 +268,25 @@ def test_checkpoint_signature_checked_when_key_base64_has_plus(
     assert "The checkpoint signature verifies with the log key shown above." in text, seen
 
 
+def test_api_documentation_renders_without_leaving_the_server(page: Page, portal: Portal) -> None:
+    """/docs (Swagger UI) loads everything from govtrust itself: a browser that can
+    reach nothing else still shows the operations."""
+    elsewhere: list[str] = []
+
+    def local_only(route: Any) -> None:
+        if route.request.url.startswith(portal.url + "/"):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", local_only)
+    page.goto(portal.url + "/docs")
+    operation = page.get_by_text("Issue a certificate from a CSR (govtrust cert issue)")
+    expect(operation).to_be_visible()
+    assert elsewhere == []
+
+
 PUBLIC = ["", "/verify", "/certificates/check", "/cas", "/ledger", "/trustlists", "/operator/login"]
 
 

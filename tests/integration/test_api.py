@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -429,7 +430,20 @@ def test_landing_page_lists_cas_with_download_links(client: TestClient) -> None:
 def test_docs_and_openapi_are_served(client: TestClient) -> None:
     docs = client.get("/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
-    assert client.get("/redoc").status_code == 200
+    # Everything the page loads comes from this server: no CDN, no web font.
+    loaded = re.findall(r'(?:src|href)="([^"]+)"', docs.text)
+    assert len(loaded) >= 3, docs.text[:300]  # script, stylesheet, icon
+    assert all(url.startswith("/") for url in loaded), loaded
+    for url in loaded:
+        asset = client.get(url)
+        assert asset.status_code == 200 and len(asset.content) > 0, url
+    assert "https://" not in docs.text
+    assert client.get("/redoc").status_code == 404  # its bundle would call redoc.ly
+    assert (
+        client.get("/docs-static/swagger-ui-bundle.js")
+        .headers["content-type"]
+        .startswith(("text/javascript", "application/javascript"))
+    )
     spec = client.get("/openapi.json")
     assert spec.status_code == 200
     document = spec.json()

@@ -59,8 +59,8 @@ PUBLIC = frozenset(
         "/ledger/search",
         "/ledger/witness/add-checkpoint",
         "/docs",
+        "/docs-static",
         "/docs/oauth2-redirect",
-        "/redoc",
         "/openapi.json",
     }
 ).union(*(area.PUBLIC for area in _AREAS))

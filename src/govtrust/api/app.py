@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp
 
 from govtrust import __version__, portal
@@ -25,7 +26,10 @@ from govtrust.portal.web import settings_of
 from govtrust.services import Context
 from govtrust.services.revocation import OcspService
 
-__all__ = ["create_app", "create_server"]
+__all__ = ["DOCS_STATIC", "create_app", "create_server"]
+
+DOCS_STATIC = "/docs-static"
+"""Where Swagger UI's and ReDoc's scripts and stylesheets are served."""
 
 
 def create_server(ctx: Context | None = None, *, scheduler: bool = True) -> ASGIApp:
@@ -63,12 +67,19 @@ def create_app(
             if ctx is None:
                 context.close()
 
-    app = FastAPI(
+    # The API documentation (/docs) with Swagger UI served from this server
+    # (fastapi-offline bundles it): FastAPI's default page loads it from a CDN, which
+    # an isolated government network cannot reach and which would learn of every
+    # visitor. No ReDoc page: its bundle fetches its logo from redoc.ly.
+    app = FastAPIOffline(
+        redoc_url=None,
         title="govtrust",
         version=__version__,
         description="Trust services for digital government. Protocol endpoints are public; "
         "/api/v1 needs a Bearer API token (roles: admin, operator, auditor).",
         lifespan=lifespan,
+        static_url=DOCS_STATIC,
+        favicon_url=portal.STATIC_PREFIX + "/favicon.svg",
     )
     app.state.ctx = context
     app.state.ocsp = OcspService(context)
