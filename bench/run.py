@@ -462,8 +462,20 @@ def start_python_floor(opts: Options, cfssl: _pki.CfsslCA) -> _proc.Server:
     )
 
 
-def _check_issued(pem: str, ca_pem: Path) -> None:
-    cert = x509.load_pem_x509_certificate(pem.encode())
+def _check_cfssl_sign(server: _proc.Server, body: Path, ca_pem: Path) -> None:
+    """One ``/api/v1/cfssl/sign`` request, once the server answers: a successful answer
+    whose certificate the CA signed."""
+    out = _proc.wait_http(
+        f"{server.url}/api/v1/cfssl/sign",
+        timeout=60,
+        method="POST",
+        body=body.read_bytes(),
+        headers={"Content-Type": "application/json"},
+        alive=lambda: server.proc.poll() is None,
+    )
+    answer = json.loads(out)
+    assert answer["success"] is True, out[:200]
+    cert = x509.load_pem_x509_certificate(answer["result"]["certificate"].encode())
     cert.verify_directly_issued_by(x509.load_pem_x509_certificate(ca_pem.read_bytes()))
 
 
@@ -499,24 +511,8 @@ def bench_issuance(opts: Options, res: Results) -> None:
         )
         cert = json.loads(body)
         assert status == 201 and "BEGIN CERTIFICATE" in cert["pem"], body[:200]
-        cf_out = _proc.wait_http(
-            f"{cf.url}/api/v1/cfssl/sign",
-            timeout=60,
-            method="POST",
-            body=cf_body.read_bytes(),
-            headers={"Content-Type": "application/json"},
-            alive=lambda: cf.proc.poll() is None,
-        )
-        assert json.loads(cf_out)["success"] is True, cf_out[:200]
-        floor_out = _proc.wait_http(
-            f"{floor_server.url}/api/v1/cfssl/sign",
-            timeout=60,
-            method="POST",
-            body=cf_body.read_bytes(),
-            headers={"Content-Type": "application/json"},
-            alive=lambda: floor_server.proc.poll() is None,
-        )
-        _check_issued(json.loads(floor_out)["result"]["certificate"], cfssl.ca_pem)
+        for server in (cf, floor_server):
+            _check_cfssl_sign(server, cf_body, cfssl.ca_pem)
 
         gt_t = Target(
             "govtrust POST /api/v1/certificates",
