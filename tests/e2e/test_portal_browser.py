@@ -216,17 +216,23 @@ def test_ledger_proof_checked_in_the_browser(page: Page, portal: Portal) -> None
     page.on("requestfailed", lambda r: seen.append(f"request failed: {r.url} {r.failure}"))
     failed: list[str] = []
     page.on("response", lambda r: failed.append(r.url) if r.status >= 400 else None)
-    page.goto(portal.url + f"/en/ledger?serial={serial}")
+    text = _first_proof_checked(page, portal.url, serial)
+    assert failed == [], seen
+    assert "Proof verified in your browser" in text, seen
+    assert "The checkpoint signature verifies with the log key shown above." in text, seen
+    expect(page.locator(".proof-result").first).to_have_class("proof-result ok")
+
+
+def _first_proof_checked(page: Page, base: str, serial: str) -> str:
+    """Search the ledger page for ``serial``, check the first entry's proof in the
+    browser and return what the page then says."""
+    page.goto(base + f"/en/ledger?serial={serial}")
     page.get_by_role("button", name="Check the proof in your browser").first.click()
     result = page.locator(".proof-result").first
     # A locator wait, not wait_for_function: the page's CSP (script-src 'self') forbids
     # the eval that Playwright's polling predicate needs.
     expect(result).to_have_class(re.compile(r"\bproof-result (ok|bad)\b"), timeout=15_000)
-    assert failed == [], seen
-    text = result.inner_text()
-    assert "Proof verified in your browser" in text, seen
-    assert "The checkpoint signature verifies with the log key shown above." in text, seen
-    expect(result).to_have_class("proof-result ok")
+    return result.inner_text()
 
 
 def _log_with_plus_in_key(tmp_path: Path) -> Context:
@@ -257,11 +263,7 @@ def test_checkpoint_signature_checked_when_key_base64_has_plus(
     try:
         serial = authorities.get_ca(ctx, "root").serial
         with serve(ctx) as url:
-            page.goto(url + f"/en/ledger?serial={serial}")
-            page.get_by_role("button", name="Check the proof in your browser").first.click()
-            result = page.locator(".proof-result").first
-            expect(result).to_have_class(re.compile(r"\bproof-result (ok|bad)\b"), timeout=15_000)
-            text = result.inner_text()
+            text = _first_proof_checked(page, url, serial)
     finally:
         ctx.close()
     assert "Proof verified in your browser" in text, seen

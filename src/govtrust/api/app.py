@@ -29,7 +29,7 @@ from govtrust.services.revocation import OcspService
 __all__ = ["DOCS_STATIC", "create_app", "create_server"]
 
 DOCS_STATIC = "/docs-static"
-"""Where Swagger UI's and ReDoc's scripts and stylesheets are served."""
+"""Where Swagger UI's script and stylesheet are served (fastapi-offline's files)."""
 
 
 def create_server(ctx: Context | None = None, *, scheduler: bool = True) -> ASGIApp:
